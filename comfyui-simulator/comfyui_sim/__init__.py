@@ -1,0 +1,1 @@
+"""comfyops.comfyui's ComfyUI API simulator (stdlib only)."""
