@@ -1,0 +1,100 @@
+# comfyops.comfyui: one entry point for building and testing the collection.
+#   make test      everything CI runs: lint, unit, sanity, build, molecule
+#   make lint      ruff + ansible-lint (production profile)
+#   make unit      pytest units (the simulator and module_utils, over real loopback HTTP)
+#   make sanity    ansible-test sanity on an ansible_collections/comfyops/comfyui copy
+#   make build     ansible-galaxy collection build + install into a scratch path + FQCN smoke
+#   make molecule  every molecule scenario on real systemd test hosts (Docker)
+#   make molecule SCENARIO=testbed   one scenario
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+REQS := requirements/runtime.txt requirements/dev.txt
+STAMP := $(VENV)/.installed-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-12)
+COLLECTIONS := $(CURDIR)/build/collections
+LINK := $(COLLECTIONS)/ansible_collections/comfyops/comfyui
+SANITY_ROOT := $(CURDIR)/build/sanity/ansible_collections/comfyops/comfyui
+SANITY_VENV := $(CURDIR)/.cache/sanity-venv
+SANITY_STAMP := $(SANITY_VENV)/.installed-$(shell cat requirements/runtime.txt 2>/dev/null | sha256sum | cut -c1-12)
+SANITY_ARGS ?=
+SCENARIO ?=
+PYTEST_ARGS ?=
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_HOME := $(CURDIR)/.cache/ansible
+export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.cache/ansible/tmp
+export MOLECULE_GLOB := molecule/*/molecule.yml
+
+.PHONY: help venv link test lint ruff ansible-lint unit sanity build molecule clean
+
+help:
+	@sed -n '1,10p' Makefile | sed 's/^# \{0,1\}//'
+
+venv: $(STAMP) link
+
+# The virtual environment is made and filled only when the requirement files change.
+$(STAMP): $(REQS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+# Ansible finds this checkout as the collection comfyops.comfyui through a link.
+link:
+	@mkdir -p $(dir $(LINK))
+	@test -L $(LINK) || ln -sfn $(CURDIR) $(LINK)
+
+test: venv
+	@$(MAKE) --no-print-directory lint unit sanity build molecule
+	@echo "make test: all gates passed"
+
+lint: ruff ansible-lint
+
+ruff: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+ansible-lint: venv
+	$(BIN)/ansible-lint --profile production --offline
+
+unit: venv
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# ansible-test must run from inside an ansible_collections/<ns>/<name> tree:
+# copy the files git knows (tracked, or untracked and not ignored) there.
+sanity: venv $(SANITY_STAMP)
+	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
+	@git ls-files -co --exclude-standard | tar -c -T - -f - | tar -x -C $(SANITY_ROOT)
+	@cd $(SANITY_ROOT) && git init -q && git add -A
+	cd $(SANITY_ROOT) && $(SANITY_VENV)/bin/ansible-test sanity --local --requirements --color no $(SANITY_ARGS)
+
+# ansible-test's own --venv mode downloads a pip bootstrap script from a host we cannot
+# reach, so sanity runs --local in a venv of its own, where --requirements installs the
+# pinned tools each sanity test needs (kept apart from the lint tools of .venv).
+$(SANITY_STAMP): requirements/runtime.txt
+	@test -x $(SANITY_VENV)/bin/python || $(PYTHON) -m venv $(SANITY_VENV)
+	$(SANITY_VENV)/bin/python -m pip install -q --disable-pip-version-check $$(grep -E '^ansible-core==' requirements/runtime.txt)
+	@rm -f $(SANITY_VENV)/.installed-* && touch $@
+
+build: venv
+	@rm -rf build/dist build/installed && mkdir -p build/dist build/installed
+	$(BIN)/ansible-galaxy collection build --force --output-path build/dist .
+	$(BIN)/ansible-galaxy collection install --offline --no-deps -p build/installed build/dist/comfyops-comfyui-*.tar.gz
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/installed $(BIN)/ansible-doc -l comfyops.comfyui
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/installed $(BIN)/python tests/build/check_installed.py $(CURDIR)/build/installed
+
+molecule: venv
+	tests/testbed/base-image.sh >/dev/null
+	@if [ -n "$(SCENARIO)" ]; then \
+	  $(BIN)/molecule test -s $(SCENARIO); \
+	else \
+	  $(BIN)/molecule test --all; \
+	fi
+
+clean:
+	rm -rf build .cache .pytest_cache .ruff_cache
