@@ -11,17 +11,32 @@ import argparse
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py")
-    parser.add_argument("--listen", type=str, default="127.0.0.1", metavar="IP", nargs="?", const="0.0.0.0,::",
-                        help="Comma-separated addresses to listen on (default 127.0.0.1; without a value: all).")
+    parser.add_argument(
+        "--listen",
+        type=str,
+        default="127.0.0.1",
+        metavar="IP",
+        nargs="?",
+        const="0.0.0.0,::",
+        help="Comma-separated addresses to listen on (default 127.0.0.1; without a value: all).",
+    )
     parser.add_argument("--port", type=int, default=8188, help="Set the listen port.")
     parser.add_argument("--tls-keyfile", type=str, help="Path to a TLS key file.")
     parser.add_argument("--tls-certfile", type=str, help="Path to a TLS certificate file.")
-    parser.add_argument("--enable-cors-header", type=str, default=None, metavar="ORIGIN", nargs="?", const="*",
-                        help="Enable CORS with an optional origin; disables the origin check.")
+    parser.add_argument(
+        "--enable-cors-header",
+        type=str,
+        default=None,
+        metavar="ORIGIN",
+        nargs="?",
+        const="*",
+        help="Enable CORS with an optional origin; disables the origin check.",
+    )
     parser.add_argument("--max-upload-size", type=float, default=100, help="Maximum upload size in MB.")
     parser.add_argument("--base-directory", type=str, default=None, help="Base directory for models, custom_nodes, input, output, temp and user.")
-    parser.add_argument("--extra-model-paths-config", type=str, default=None, metavar="PATH", nargs="+", action="append",
-                        help="Load one or more extra_model_paths.yaml files.")
+    parser.add_argument(
+        "--extra-model-paths-config", type=str, default=None, metavar="PATH", nargs="+", action="append", help="Load one or more extra_model_paths.yaml files."
+    )
     parser.add_argument("--output-directory", type=str, default=None, help="Set the ComfyUI output directory.")
     parser.add_argument("--temp-directory", type=str, default=None, help="Set the ComfyUI temp directory.")
     parser.add_argument("--input-directory", type=str, default=None, help="Set the ComfyUI input directory.")
@@ -55,12 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--windows-standalone-build", action="store_true")
     parser.add_argument("--disable-metadata", action="store_true", help="Disable saving prompt metadata in files.")
     parser.add_argument("--disable-all-custom-nodes", action="store_true", help="Disable loading all custom nodes.")
-    parser.add_argument("--whitelist-custom-nodes", type=str, nargs="+", default=[],
-                        help="With --disable-all-custom-nodes: custom node folders that still load.")
+    parser.add_argument(
+        "--whitelist-custom-nodes", type=str, nargs="+", default=[], help="With --disable-all-custom-nodes: custom node folders that still load."
+    )
     parser.add_argument("--disable-api-nodes", action="store_true", help="Disable loading all API nodes.")
     parser.add_argument("--multi-user", action="store_true", help="Enables per-user storage.")
-    parser.add_argument("--verbose", default="INFO", const="DEBUG", nargs="?",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="Set the logging level")
+    parser.add_argument(
+        "--verbose", default="INFO", const="DEBUG", nargs="?", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="Set the logging level"
+    )
     parser.add_argument("--log-stdout", action="store_true", help="Send normal process output to stdout instead of stderr.")
     parser.add_argument("--front-end-version", type=str, default="comfyanonymous/ComfyUI@latest")
     parser.add_argument("--front-end-root", type=str, default=None)

@@ -49,15 +49,11 @@ class Validator:
         infos: dict[str, dict] = {}
         for node_id, node in prompt.items():
             if not isinstance(node, dict) or "class_type" not in node:
-                return False, _error("invalid_prompt",
-                                     "Cannot execute because a node is missing the class_type property.",
-                                     f"Node ID '#{node_id}'"), [], {}
+                return False, _error("invalid_prompt", "Cannot execute because a node is missing the class_type property.", f"Node ID '#{node_id}'"), [], {}
             class_type = node["class_type"]
             info = self.registry.info(class_type) if isinstance(class_type, str) else None
             if info is None:
-                return False, _error("invalid_prompt",
-                                     f"Cannot execute because node {class_type} does not exist.",
-                                     f"Node ID '#{node_id}'"), [], {}
+                return False, _error("invalid_prompt", f"Cannot execute because node {class_type} does not exist.", f"Node ID '#{node_id}'"), [], {}
             infos[node_id] = info
             if info.get("output_node"):
                 outputs.append(node_id)
@@ -73,8 +69,7 @@ class Validator:
         node_errors: dict[str, dict] = {}
         for node_id, (ok, errors) in validated.items():
             if not ok and errors:
-                node_errors[node_id] = {"errors": errors, "dependent_outputs": [],
-                                        "class_type": prompt[node_id]["class_type"]}
+                node_errors[node_id] = {"errors": errors, "dependent_outputs": [], "class_type": prompt[node_id]["class_type"]}
         for output, _errors in failed:
             for node_id in self._upstream(prompt, output):
                 if node_id in node_errors:
@@ -82,7 +77,7 @@ class Validator:
         if not good:
             details = "\n".join(f"{e['message']}: {e['details']}" for _o, errs in failed for e in errs)
             return False, _error("prompt_outputs_failed_validation", "Prompt outputs failed validation", details), [], node_errors
-        return True, None, [o for o, _ in good], node_errors
+        return True, None, [output for output, _errors in good], node_errors
 
     def _upstream(self, prompt: dict, node_id: str, seen: set | None = None) -> set:
         seen = set() if seen is None else seen
@@ -107,36 +102,47 @@ class Validator:
         for name in list(required) + [o for o in optional if o in inputs]:
             spec = required.get(name) or optional.get(name)
             if name not in inputs:
-                errors.append({"type": "required_input_missing", "message": "Required input is missing",
-                               "details": name, "extra_info": {"input_name": name}})
+                errors.append({"type": "required_input_missing", "message": "Required input is missing", "details": name, "extra_info": {"input_name": name}})
                 valid = False
                 continue
             value = inputs[name]
             expected = spec[0]
             if _is_link(value):
                 if len(value) != 2:
-                    errors.append({"type": "bad_linked_input",
-                                   "message": "Bad linked input, must be a length-2 list of [node_id, slot_index]",
-                                   "details": name, "extra_info": {"input_name": name, "input_config": spec,
-                                                                   "received_value": value}})
+                    errors.append(
+                        {
+                            "type": "bad_linked_input",
+                            "message": "Bad linked input, must be a length-2 list of [node_id, slot_index]",
+                            "details": name,
+                            "extra_info": {"input_name": name, "input_config": spec, "received_value": value},
+                        }
+                    )
                     valid = False
                     continue
                 source_id, slot = str(value[0]), value[1]
                 if source_id not in prompt or source_id not in infos:
-                    errors.append({"type": "exception_during_inner_validation",
-                                   "message": "Exception when validating inner node",
-                                   "details": f"'{source_id}'", "extra_info": {"input_name": name}})
+                    errors.append(
+                        {
+                            "type": "exception_during_inner_validation",
+                            "message": "Exception when validating inner node",
+                            "details": f"'{source_id}'",
+                            "extra_info": {"input_name": name},
+                        }
+                    )
                     valid = False
                     continue
                 outputs = infos[source_id].get("output", [])
                 received = outputs[slot] if isinstance(slot, int) and 0 <= slot < len(outputs) else None
                 expected_type = "COMBO" if isinstance(expected, list) else expected
                 if received is None or not _types_match(received, expected_type):
-                    errors.append({"type": "return_type_mismatch",
-                                   "message": "Return type mismatch between linked nodes",
-                                   "details": f"{name}, received_type({received}) mismatch input_type({expected_type})",
-                                   "extra_info": {"input_name": name, "input_config": spec,
-                                                  "received_type": received, "linked_node": value}})
+                    errors.append(
+                        {
+                            "type": "return_type_mismatch",
+                            "message": "Return type mismatch between linked nodes",
+                            "details": f"{name}, received_type({received}) mismatch input_type({expected_type})",
+                            "extra_info": {"input_name": name, "input_config": spec, "received_type": received, "linked_node": value},
+                        }
+                    )
                     valid = False
                     continue
                 ok, _errs = self._validate_node(prompt, infos, source_id, validated)
@@ -147,10 +153,10 @@ class Validator:
             if options is not None:
                 if value not in options:
                     list_info = f"(list of length {len(options)})" if len(options) > 20 else str(options)
-                    extra = {"input_name": name, "input_config": None if len(options) > 20 else spec,
-                             "received_value": value}
-                    errors.append({"type": "value_not_in_list", "message": "Value not in list",
-                                   "details": f"{name}: '{value}' not in {list_info}", "extra_info": extra})
+                    extra = {"input_name": name, "input_config": None if len(options) > 20 else spec, "received_value": value}
+                    errors.append(
+                        {"type": "value_not_in_list", "message": "Value not in list", "details": f"{name}: '{value}' not in {list_info}", "extra_info": extra}
+                    )
                     valid = False
                 continue
             converted, error = _convert(name, value, spec)
@@ -176,11 +182,12 @@ def _convert(name: str, value: Any, spec: list) -> tuple[Any, dict | None]:
             raise ValueError(f"invalid literal for int() with base 10: '{value}'")
         return converters[kind](value), None
     except (TypeError, ValueError) as exc:
-        return value, {"type": "invalid_input_type",
-                       "message": f"Failed to convert an input value to a {kind} value",
-                       "details": f"{name}, {value}, {exc}",
-                       "extra_info": {"input_name": name, "input_config": spec, "received_value": value,
-                                      "exception_message": str(exc)}}
+        return value, {
+            "type": "invalid_input_type",
+            "message": f"Failed to convert an input value to a {kind} value",
+            "details": f"{name}, {value}, {exc}",
+            "extra_info": {"input_name": name, "input_config": spec, "received_value": value, "exception_message": str(exc)},
+        }
 
 
 def _check_range(name: str, value: Any, spec: list) -> dict | None:
@@ -188,20 +195,24 @@ def _check_range(name: str, value: Any, spec: list) -> dict | None:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
     if "min" in options and value < options["min"]:
-        return {"type": "value_smaller_than_min", "message": f"Value {value} smaller than min of {options['min']}",
-                "details": name, "extra_info": {"input_name": name, "input_config": spec, "received_value": value}}
+        return {
+            "type": "value_smaller_than_min",
+            "message": f"Value {value} smaller than min of {options['min']}",
+            "details": name,
+            "extra_info": {"input_name": name, "input_config": spec, "received_value": value},
+        }
     if "max" in options and value > options["max"]:
-        return {"type": "value_bigger_than_max", "message": f"Value {value} bigger than max of {options['max']}",
-                "details": name, "extra_info": {"input_name": name, "input_config": spec, "received_value": value}}
+        return {
+            "type": "value_bigger_than_max",
+            "message": f"Value {value} bigger than max of {options['max']}",
+            "details": name,
+            "extra_info": {"input_name": name, "input_config": spec, "received_value": value},
+        }
     return None
 
 
 def _error(kind: str, message: str, details: str) -> dict:
     return {"type": kind, "message": message, "details": details, "extra_info": {}}
-
-
-class Interrupted(Exception):
-    pass
 
 
 class PromptServer:
@@ -253,8 +264,7 @@ class PromptServer:
 
     def queue_state(self) -> dict:
         with self.lock:
-            return {"queue_running": [self.running] if self.running else [],
-                    "queue_pending": [list(item) for item in self.pending]}
+            return {"queue_running": [self.running] if self.running else [], "queue_pending": [list(item) for item in self.pending]}
 
     def queue_remaining(self) -> int:
         with self.lock:
@@ -306,8 +316,8 @@ class PromptServer:
             self.prompts_started += 1
             limit = self.config.crash_after_prompts
             if limit and self.prompts_started > limit:
-                log.error("!!! Simulated crash: the process dies while starting prompt %d "
-                          "(crash_after_prompts=%d)", self.prompts_started, limit)
+                log.error("!!! Simulated crash: the process dies while starting prompt %d (crash_after_prompts=%d)", self.prompts_started, limit)
+                time.sleep(0.2)  # mid-run, after the client has its prompt id
                 logging.shutdown()
                 os._exit(134)
             started = time.perf_counter()
@@ -374,9 +384,12 @@ class PromptServer:
                     ui_outputs[node_id] = ui
                 continue
             if self.interrupt_flag:
-                messages.append(["execution_interrupted", {
-                    "prompt_id": prompt_id, "node_id": node_id, "node_type": class_type,
-                    "executed": list(reversed(executed)), "timestamp": _now_ms()}])
+                messages.append(
+                    [
+                        "execution_interrupted",
+                        {"prompt_id": prompt_id, "node_id": node_id, "node_type": class_type, "executed": list(reversed(executed)), "timestamp": _now_ms()},
+                    ]
+                )
                 status = "interrupted"
                 break
             inputs = {}
@@ -389,15 +402,25 @@ class PromptServer:
                 if self.config.fails(class_type):
                     raise RuntimeError(f"Simulated execution failure in {class_type} (fail_executions)")
                 result, ui = self.registry.run(class_type, inputs, context)
-            except Exception as exc:  # noqa: BLE001 - a node failure is reported, as ComfyUI does
+            except Exception as exc:
                 log.error("!!! Exception during processing !!! %s", exc)
-                messages.append(["execution_error", {
-                    "prompt_id": prompt_id, "node_id": node_id, "node_type": class_type,
-                    "executed": list(reversed(executed)), "exception_message": str(exc),
-                    "exception_type": f"{type(exc).__module__}.{type(exc).__name__}".replace("builtins.", ""),
-                    "traceback": traceback.format_tb(exc.__traceback__),
-                    "current_inputs": {k: [repr(v)] for k, v in inputs.items()},
-                    "current_outputs": {}, "timestamp": _now_ms()}])
+                messages.append(
+                    [
+                        "execution_error",
+                        {
+                            "prompt_id": prompt_id,
+                            "node_id": node_id,
+                            "node_type": class_type,
+                            "executed": list(reversed(executed)),
+                            "exception_message": str(exc),
+                            "exception_type": f"{type(exc).__module__}.{type(exc).__name__}".replace("builtins.", ""),
+                            "traceback": traceback.format_tb(exc.__traceback__),
+                            "current_inputs": {k: [repr(v)] for k, v in inputs.items()},
+                            "current_outputs": {},
+                            "timestamp": _now_ms(),
+                        },
+                    ]
+                )
                 status = "error"
                 break
             values[node_id] = result
@@ -411,12 +434,10 @@ class PromptServer:
             messages.append(["execution_success", {"prompt_id": prompt_id, "timestamp": _now_ms()}])
         else:
             ui_outputs = {}
-        meta = {node_id: {"node_id": node_id, "display_node": node_id, "parent_node": None,
-                          "real_node_id": node_id} for node_id in ui_outputs}
+        meta = {node_id: {"node_id": node_id, "display_node": node_id, "parent_node": None, "real_node_id": node_id} for node_id in ui_outputs}
         return {
             "prompt": item,
             "outputs": ui_outputs,
-            "status": {"status_str": "success" if status == "success" else "error",
-                       "completed": status == "success", "messages": messages},
+            "status": {"status_str": "success" if status == "success" else "error", "completed": status == "success", "messages": messages},
             "meta": meta,
         }

@@ -64,12 +64,12 @@ def parse_simple_yaml(text: str, where: str) -> dict:
             i += 1
             continue
         indent = len(stripped) - len(stripped.lstrip(" "))
-        if "\t" in raw[:indent + 1]:
+        if "\t" in raw[: indent + 1]:
             raise ExtraPathsError(f"{where}:{i + 1}: tabs are not allowed for indentation")
         content = stripped.strip()
         if content.startswith(("- ", "[", "{", "&", "*")) or content == "-" or ":" not in content:
             raise ExtraPathsError(f"{where}:{i + 1}: unsupported YAML here ({content!r}); use 'key: value' maps")
-        key, _, value = content.partition(":")
+        key, _colon, value = content.partition(":")
         key = _unquote(key.strip())
         value = value.strip()
         while stack and indent <= stack[-1][0]:
@@ -121,9 +121,14 @@ def _scalar(text: str):
 
 
 class FolderPaths:
-    def __init__(self, base_directory: str, output_directory: str | None = None,
-                 input_directory: str | None = None, temp_directory: str | None = None,
-                 user_directory: str | None = None):
+    def __init__(
+        self,
+        base_directory: str,
+        output_directory: str | None = None,
+        input_directory: str | None = None,
+        temp_directory: str | None = None,
+        user_directory: str | None = None,
+    ):
         self.base = os.path.abspath(base_directory)
         self.output = os.path.abspath(output_directory or os.path.join(self.base, "output"))
         self.input = os.path.abspath(input_directory or os.path.join(self.base, "input"))
@@ -136,7 +141,7 @@ class FolderPaths:
             if folder == "custom_nodes":
                 self.models[folder] = [self.custom_nodes]
                 continue
-            names = [folder] + LEGACY_DIRS.get(folder, [])
+            names = [folder, *LEGACY_DIRS.get(folder, [])]
             self.models[folder] = [os.path.join(models_dir, name) for name in names]
 
     def add_model_folder_path(self, folder: str, path: str, is_default: bool = False) -> None:
@@ -157,12 +162,12 @@ class FolderPaths:
         except OSError as exc:
             raise ExtraPathsError(f"{yaml_path}: cannot read ({exc.strerror})") from None
         yaml_dir = os.path.dirname(os.path.abspath(yaml_path))
-        for section, conf in config.items():
-            if conf is None:
+        for section, section_conf in config.items():
+            if section_conf is None:
                 continue
-            if not isinstance(conf, dict):
+            if not isinstance(section_conf, dict):
                 raise ExtraPathsError(f"{yaml_path}: section {section!r} must be a map of folder names to paths")
-            conf = dict(conf)
+            conf = dict(section_conf)
             base_path = conf.pop("base_path", None)
             if base_path is not None:
                 base_path = os.path.expandvars(os.path.expanduser(str(base_path)))
@@ -170,8 +175,8 @@ class FolderPaths:
                     base_path = os.path.abspath(os.path.join(yaml_dir, base_path))
             is_default = bool(conf.pop("is_default", False))
             for folder, value in conf.items():
-                for entry in str(value).split("\n"):
-                    entry = entry.strip()
+                for line in str(value).split("\n"):
+                    entry = line.strip()
                     if not entry:
                         continue
                     if base_path is not None:
@@ -217,7 +222,4 @@ class FolderPaths:
     def list_input_images(self) -> list[str]:
         if not os.path.isdir(self.input):
             return []
-        return sorted(
-            name for name in os.listdir(self.input)
-            if os.path.isfile(os.path.join(self.input, name)) and not name.startswith(".")
-        )
+        return sorted(name for name in os.listdir(self.input) if os.path.isfile(os.path.join(self.input, name)) and not name.startswith("."))

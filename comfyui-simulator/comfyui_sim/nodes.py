@@ -145,8 +145,7 @@ class NodeRegistry:
     def _import_custom(self, path: str, module_name: str) -> bool:
         init = os.path.join(path, "__init__.py") if os.path.isdir(path) else path
         try:
-            spec = importlib.util.spec_from_file_location(
-                module_name, init, submodule_search_locations=[path] if os.path.isdir(path) else None)
+            spec = importlib.util.spec_from_file_location(module_name, init, submodule_search_locations=[path] if os.path.isdir(path) else None)
             module = importlib.util.module_from_spec(spec)
             sys.modules[module_name] = module
             spec.loader.exec_module(module)
@@ -159,7 +158,7 @@ class NodeRegistry:
                 self.custom[class_name] = cls
                 self.custom_info[class_name] = self._custom_node_info(class_name, cls, display, module_name)
             return True
-        except Exception as exc:  # noqa: BLE001 - any failure of foreign code is an import failure
+        except Exception as exc:
             sys.modules.pop(module_name, None)
             log.warning(traceback.format_exc())
             log.warning("Cannot import %s module for custom nodes: %s", path, exc)
@@ -219,7 +218,7 @@ class NodeRegistry:
         return {name: self.info(name) for name in self.class_names()}
 
     # -- running ---------------------------------------------------------------------------
-    def run(self, class_type: str, inputs: dict[str, Any], context: "RunContext") -> tuple[tuple, dict | None]:
+    def run(self, class_type: str, inputs: dict[str, Any], context: RunContext) -> tuple[tuple, dict | None]:
         """Run one node; return (outputs, ui)."""
         if class_type in self.custom:
             cls = self.custom[class_type]
@@ -305,13 +304,14 @@ def _save_path(prefix: str, output_dir: str, width: int, height: int):
     if os.path.commonpath((output_dir, os.path.abspath(full_folder))) != output_dir:
         raise ValueError(
             "**** ERROR: Saving image outside the output folder is not allowed."
-            f"\n full_output_folder: {os.path.abspath(full_folder)}\n         output_dir: {output_dir}")
+            f"\n full_output_folder: {os.path.abspath(full_folder)}\n         output_dir: {output_dir}"
+        )
     os.makedirs(full_folder, exist_ok=True)
     counter = 0
     for existing in os.listdir(full_folder):
         if existing.startswith(filename + "_"):
-            digits = existing[len(filename) + 1:].split("_")[0]
-            if digits.isdigit() and existing[len(filename):].count("_") >= 2:
+            digits = existing[len(filename) + 1 :].split("_")[0]
+            if digits.isdigit() and existing[len(filename) :].count("_") >= 2:
                 counter = max(counter, int(digits))
     return full_folder, filename, counter + 1, subfolder
 
@@ -340,7 +340,7 @@ def _save_image(inputs, ctx):
 
 
 def _preview_image(inputs, ctx):
-    suffix = "".join(random.choice("abcdefghijklmnopqrstupvxyz") for _ in range(5))
+    suffix = "".join(random.choice("abcdefghijklmnopqrstupvxyz") for _index in range(5))
     return (), _write_images(inputs["images"], "ComfyUI_temp_" + suffix, ctx.paths.temp, "temp", ctx)
 
 

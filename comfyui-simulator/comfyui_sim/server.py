@@ -15,15 +15,15 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import cli, config as sim_config
+from . import cli
+from . import config as sim_config
 from .execution import PromptServer
 from .folder_paths import MODEL_FOLDERS, ExtraPathsError, FolderPaths
 from .nodes import NodeRegistry
 
 log = logging.getLogger("comfyui_sim")
 
-FRONTEND = {"required_frontend_version": "1.35.9", "installed_templates_version": "0.7.67",
-            "required_templates_version": "0.7.67"}
+FRONTEND = {"required_frontend_version": "1.35.9", "installed_templates_version": "0.7.67", "required_templates_version": "0.7.67"}
 INDEX_HTML = """<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="UTF-8"><title>ComfyUI</title></head>
@@ -39,7 +39,7 @@ def memory() -> tuple[int, int]:
     values = {}
     with open("/proc/meminfo", encoding="ascii") as handle:
         for line in handle:
-            key, _, rest = line.partition(":")
+            key, _colon, rest = line.partition(":")
             values[key] = int(rest.split()[0]) * 1024
     return values["MemTotal"], values.get("MemAvailable", values.get("MemFree", 0))
 
@@ -47,8 +47,7 @@ def memory() -> tuple[int, int]:
 class App:
     """Everything a request handler needs: state shared by every listening socket."""
 
-    def __init__(self, args, checkout: str, config: sim_config.SimConfig, paths: FolderPaths,
-                 registry: NodeRegistry, prompts: PromptServer, version: str):
+    def __init__(self, args, checkout: str, config: sim_config.SimConfig, paths: FolderPaths, registry: NodeRegistry, prompts: PromptServer, version: str):
         self.args = args
         self.checkout = checkout
         self.config = config
@@ -60,22 +59,39 @@ class App:
     def devices(self) -> list[dict]:
         if self.args.cpu:
             total, free = memory()
-            return [{"name": "cpu", "type": "cpu", "index": None, "vram_total": total, "vram_free": free,
-                     "torch_vram_total": total, "torch_vram_free": free}]
+            return [{"name": "cpu", "type": "cpu", "index": None, "vram_total": total, "vram_free": free, "torch_vram_total": total, "torch_vram_free": free}]
         index = self.args.cuda_device or 0
         gpu = self.config.gpus[index]
         free = self.config.low_vram_free if self.config.low_vram_free is not None else gpu.vram_free
         free = min(free, gpu.vram_total)
-        return [{"name": f"cuda:0 {gpu.name} : cudaMallocAsync", "type": "cuda", "index": 0,
-                 "vram_total": gpu.vram_total, "vram_free": free, "torch_vram_total": 0, "torch_vram_free": 0}]
+        return [
+            {
+                "name": f"cuda:0 {gpu.name} : cudaMallocAsync",
+                "type": "cuda",
+                "index": 0,
+                "vram_total": gpu.vram_total,
+                "vram_free": free,
+                "torch_vram_total": 0,
+                "torch_vram_free": 0,
+            }
+        ]
 
     def system_stats(self) -> dict:
         total, free = memory()
-        return {"system": {"os": sys.platform, "ram_total": total, "ram_free": free,
-                           "comfyui_version": self.version, **FRONTEND,
-                           "python_version": sys.version, "pytorch_version": self.config.pytorch_version,
-                           "embedded_python": False, "argv": list(sys.argv)},
-                "devices": self.devices()}
+        return {
+            "system": {
+                "os": sys.platform,
+                "ram_total": total,
+                "ram_free": free,
+                "comfyui_version": self.version,
+                **FRONTEND,
+                "python_version": sys.version,
+                "pytorch_version": self.config.pytorch_version,
+                "embedded_python": False,
+                "argv": list(sys.argv),
+            },
+            "devices": self.devices(),
+        }
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -84,7 +100,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     app: App  # set on the subclass made for each server
 
-    def log_message(self, format, *args):  # noqa: A002 - aiohttp's access log is off in ComfyUI
+    def log_message(self, format, *args):
         log.debug("%s %s", self.address_string(), format % args)
 
     # -- plumbing ----------------------------------------------------------------------
@@ -149,16 +165,16 @@ class Handler(BaseHTTPRequestHandler):
         if not handled:
             self._text(404, "404: Not Found")
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def do_GET(self):
         self._dispatch("GET")
 
-    def do_HEAD(self):  # noqa: N802
+    def do_HEAD(self):
         self._dispatch("HEAD")
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self._dispatch("POST")
 
-    def do_OPTIONS(self):  # noqa: N802
+    def do_OPTIONS(self):
         self._send(200, b"", "text/plain")
 
     # -- routes --------------------------------------------------------------------------
@@ -176,11 +192,11 @@ class Handler(BaseHTTPRequestHandler):
             max_items = query.get("max_items", [None])[0]
             self._json(app.prompts.get_history(max_items=int(max_items) if max_items and max_items.lstrip("-").isdigit() else None))
         elif path.startswith("/history/"):
-            self._json(app.prompts.get_history(prompt_id=urllib.parse.unquote(path[len("/history/"):])))
+            self._json(app.prompts.get_history(prompt_id=urllib.parse.unquote(path[len("/history/") :])))
         elif path == "/models":
             self._json(list(MODEL_FOLDERS))
         elif path.startswith("/models/"):
-            files = app.paths.list_models(urllib.parse.unquote(path[len("/models/"):]))
+            files = app.paths.list_models(urllib.parse.unquote(path[len("/models/") :]))
             if files is None:
                 self._send(404)
             else:
@@ -188,7 +204,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/object_info":
             self._json(app.registry.all_info())
         elif path.startswith("/object_info/"):
-            name = urllib.parse.unquote(path[len("/object_info/"):])
+            name = urllib.parse.unquote(path[len("/object_info/") :])
             info = app.registry.info(name)
             self._json({name: info} if info is not None else {})
         elif path == "/embeddings":
@@ -239,15 +255,14 @@ def _make_server(host: str, port: int, handler: type) -> _Server:
 
 
 def _die(message: str, code: int = 1) -> None:
-    log.error("Traceback (most recent call last):\n  File \"main.py\", line 1, in <module>\n%s", message)
+    log.error('Traceback (most recent call last):\n  File "main.py", line 1, in <module>\n%s', message)
     logging.shutdown()
     sys.exit(code)
 
 
 def main(argv: list[str], checkout: str) -> int:
     args = cli.parse_args(argv)
-    logging.basicConfig(stream=sys.stdout if args.log_stdout else sys.stderr,
-                        level=getattr(logging, args.verbose), format="%(message)s")
+    logging.basicConfig(stream=sys.stdout if args.log_stdout else sys.stderr, level=getattr(logging, args.verbose), format="%(message)s")
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(line_buffering=True)
     base = os.path.abspath(args.base_directory or checkout)
@@ -260,8 +275,7 @@ def main(argv: list[str], checkout: str) -> int:
     import comfyui_version  # noqa: PLC0415 - the checkout's own version file, as ComfyUI reads it
 
     version = config.version or comfyui_version.__version__
-    log.info("[ComfyUI API simulator] comfyops.comfyui's simulator of the ComfyUI HTTP API, not ComfyUI. "
-             "Knobs from: %s", config.source)
+    log.info("[ComfyUI API simulator] comfyops.comfyui's simulator of the ComfyUI HTTP API, not ComfyUI. Knobs from: %s", config.source)
     log.info("Checkpoint files will always be loaded safely.")
     total, _free = memory()
     if args.cpu:
@@ -278,8 +292,10 @@ def main(argv: list[str], checkout: str) -> int:
         _die("RuntimeError: Simulated crash at start (crash_at_start)")
     if not args.cpu:
         if not config.gpus:
-            _die("RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU "
-                 "and installed a driver from http://www.nvidia.com/Download/index.aspx")
+            _die(
+                "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU "
+                "and installed a driver from http://www.nvidia.com/Download/index.aspx"
+            )
         if (args.cuda_device or 0) >= len(config.gpus):
             _die("RuntimeError: No CUDA GPUs are available")
         gpu = config.gpus[args.cuda_device or 0]
@@ -320,8 +336,7 @@ def main(argv: list[str], checkout: str) -> int:
         for host in hosts:
             servers.append(_make_server(host, args.port, handler))
     except OSError as exc:
-        _die(f"OSError: [Errno {exc.errno}] error while attempting to bind on address ({args.listen!r}, {args.port}): "
-             f"{exc.strerror}")
+        _die(f"OSError: [Errno {exc.errno}] error while attempting to bind on address ({args.listen!r}, {args.port}): {exc.strerror}")
     scheme = "http"
     if args.tls_keyfile and args.tls_certfile:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -350,7 +365,7 @@ def main(argv: list[str], checkout: str) -> int:
                 try:
                     connection, _addr = server.socket.accept()
                     held.append(connection)
-                except (socket.timeout, OSError):
+                except (TimeoutError, OSError):
                     pass
         return 0
 

@@ -54,7 +54,7 @@ class Simulator:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("COMFYUI_SIM_")}
         full_env.update(env)
         self.command = [sys.executable, str(SIMULATOR / "main.py"), "--base-directory", str(base), "--port", str(port), *args]
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT, env=full_env)
 
     @property

@@ -20,10 +20,10 @@ def decode_png(path):
     width, height = struct.unpack(">II", data[16:24])
     pos, idat = 8, b""
     while pos < len(data):
-        length = struct.unpack(">I", data[pos:pos + 4])[0]
-        kind = data[pos + 4:pos + 8]
-        chunk = data[pos + 8:pos + 8 + length]
-        assert zlib.crc32(kind + chunk) == struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])[0]
+        length = struct.unpack(">I", data[pos : pos + 4])[0]
+        kind = data[pos + 4 : pos + 8]
+        chunk = data[pos + 8 : pos + 8 + length]
+        assert zlib.crc32(kind + chunk) == struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])[0]
         if kind == b"IDAT":
             idat += chunk
         pos += 12 + length

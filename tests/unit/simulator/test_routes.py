@@ -81,11 +81,9 @@ def test_root_serves_html_and_unknown_path_404s(simulator):
 
 def test_origin_check_forbids_cross_origin_on_loopback(simulator):
     port = simulator.port
-    same = simulator.post("/prompt", {"prompt": recorded("smoke_workflow.json")},
-                          headers={"Origin": f"http://127.0.0.1:{port}"})
+    same = simulator.post("/prompt", {"prompt": recorded("smoke_workflow.json")}, headers={"Origin": f"http://127.0.0.1:{port}"})
     assert same.status == 200
-    cross = simulator.post("/prompt", {"prompt": recorded("smoke_workflow.json")},
-                           headers={"Origin": "http://evil.example"})
+    cross = simulator.post("/prompt", {"prompt": recorded("smoke_workflow.json")}, headers={"Origin": "http://evil.example"})
     assert cross.status == 403
 
 
