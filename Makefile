@@ -68,6 +68,7 @@ unit: venv
 # ansible-test must run from inside an ansible_collections/<ns>/<name> tree:
 # copy the files git knows (tracked, or untracked and not ignored) there.
 sanity: venv $(SANITY_STAMP)
+	@tests/testbed/ensure-packages.sh shellcheck:shellcheck
 	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
 	@git ls-files -co --exclude-standard | tar -c -T - -f - | tar -x -C $(SANITY_ROOT)
 	@cd $(SANITY_ROOT) && git init -q && git add -A
