@@ -203,7 +203,17 @@ def check_driver_version(ctx):
     wanted = parse_version(ctx.params["min_driver_version"], "min_driver_version")
     have = ctx.gpu["driver_version"]
     ok = parse_version(have, "driver_version") >= wanted
-    return [result("driver_version", "driver_version", "pass" if ok else "fail", have, ">= %s" % version_text(wanted), "NVIDIA driver %s" % have, "upgrade the NVIDIA driver")]
+    return [
+        result(
+            "driver_version",
+            "driver_version",
+            "pass" if ok else "fail",
+            have,
+            ">= %s" % version_text(wanted),
+            "NVIDIA driver %s" % have,
+            "upgrade the NVIDIA driver",
+        )
+    ]
 
 
 def check_cuda_version(ctx):
@@ -285,7 +295,17 @@ def check_vram_fit(ctx):
     index = int(ctx.params.get("vram_fit_gpu") or 0)
     gpus = {gpu["index"]: gpu for gpu in ctx.gpu["gpus"]}
     if index not in gpus:
-        return [result("vram_fit", "vram_fit", "fail", None, "GPU %d" % index, "GPU %d does not exist on this host" % index, "set vram_fit_gpu to a GPU index of this host")]
+        return [
+            result(
+                "vram_fit",
+                "vram_fit",
+                "fail",
+                None,
+                "GPU %d" % index,
+                "GPU %d does not exist on this host" % index,
+                "set vram_fit_gpu to a GPU index of this host",
+            )
+        ]
     headroom = parse_size(ctx.params.get("vram_headroom") or 0, "vram_headroom")
     need = sum(size for _name, size in sizes) + headroom
     free = gpus[index]["memory_free"] or 0
@@ -316,7 +336,17 @@ def check_torch_cuda(ctx):
         return [result("torch_cuda", "torch_cuda", "fail", None, "PyTorch importable", "cannot run %s: %s" % (python, exc), "check torch_python")]
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return [result("torch_cuda", "torch_cuda", "fail", None, "PyTorch importable", "%s cannot import torch: %s" % (python, last), "install PyTorch into that environment")]
+        return [
+            result(
+                "torch_cuda",
+                "torch_cuda",
+                "fail",
+                None,
+                "PyTorch importable",
+                "%s cannot import torch: %s" % (python, last),
+                "install PyTorch into that environment",
+            )
+        ]
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     torch_cuda = info.get("cuda")
     if not torch_cuda:
@@ -343,7 +373,17 @@ def check_torch_cuda(ctx):
         status, message = "warn", "CUDA minor-version compatibility only: driver %s, PyTorch %s (PTX JIT kernels may fail)" % (driver_cuda, torch_cuda)
     else:
         status, message = "pass", observed
-    return [result("torch_cuda", "torch_cuda", status, observed, "driver CUDA >= %s" % torch_cuda, message, "upgrade the driver or install a PyTorch built for CUDA <= %s" % driver_cuda)]
+    return [
+        result(
+            "torch_cuda",
+            "torch_cuda",
+            status,
+            observed,
+            "driver CUDA >= %s" % torch_cuda,
+            message,
+            "upgrade the driver or install a PyTorch built for CUDA <= %s" % driver_cuda,
+        )
+    ]
 
 
 def writable_by(path, user):
@@ -358,10 +398,10 @@ def writable_by(path, user):
 
     def allowed(info, owner_bit, group_bit, other_bit):
         if info.st_uid == entry.pw_uid:
-            return bool(info.st_mode & owner_bit)
+            return info.st_mode & owner_bit == owner_bit
         if info.st_gid in groups:
-            return bool(info.st_mode & group_bit)
-        return bool(info.st_mode & other_bit)
+            return info.st_mode & group_bit == group_bit
+        return info.st_mode & other_bit == other_bit
 
     parent = os.path.dirname(os.path.abspath(path))
     while True:
@@ -382,7 +422,17 @@ def check_paths(ctx):
     for path in ctx.params.get("paths") or []:
         name = "path:%s" % path
         if not os.path.isdir(path):
-            results.append(result(name, "paths", "fail", "missing", "a directory writable by %s" % user, "%s does not exist" % path, "create %s (the gpu_host role does)" % path))
+            results.append(
+                result(
+                    name,
+                    "paths",
+                    "fail",
+                    "missing",
+                    "a directory writable by %s" % user,
+                    "%s does not exist" % path,
+                    "create %s (the gpu_host role does)" % path,
+                )
+            )
             continue
         ok, why = writable_by(path, user)
         results.append(
@@ -442,10 +492,29 @@ def check_ports(ctx):
             continue
         holder = _listener(port)
         if holder and any(marker in holder[2] or marker == holder[1] for marker in ours):
-            results.append(result(name, "ports", "pass", "held by %s (pid %d)" % (holder[1], holder[0]), "free or held by our service", "TCP port %d is held by our own service" % port))
+            results.append(
+                result(
+                    name,
+                    "ports",
+                    "pass",
+                    "held by %s (pid %d)" % (holder[1], holder[0]),
+                    "free or held by our service",
+                    "TCP port %d is held by our own service" % port,
+                )
+            )
             continue
         who = "%s (pid %d)" % (holder[1], holder[0]) if holder else "another process"
-        results.append(result(name, "ports", "fail", "held by %s" % who, "free or held by our service", "TCP port %d is taken by %s" % (port, who), "stop that process or choose another port"))
+        results.append(
+            result(
+                name,
+                "ports",
+                "fail",
+                "held by %s" % who,
+                "free or held by our service",
+                "TCP port %d is taken by %s" % (port, who),
+                "stop that process or choose another port",
+            )
+        )
     return results
 
 
@@ -545,12 +614,32 @@ def check_service_manager(ctx):
         try:
             import docker  # pylint: disable=import-outside-toplevel
         except ImportError:
-            return [result("service_manager", "service_manager", "fail", "no Docker SDK", "Docker daemon with the nvidia runtime", "the Python Docker SDK is not installed", "install python3-docker or the docker package")]
+            return [
+                result(
+                    "service_manager",
+                    "service_manager",
+                    "fail",
+                    "no Docker SDK",
+                    "Docker daemon with the nvidia runtime",
+                    "the Python Docker SDK is not installed",
+                    "install python3-docker or the docker package",
+                )
+            ]
         factory = docker.from_env
     try:
         info = factory().info()
-    except Exception as exc:  # noqa: BLE001 - the SDK raises many kinds; all mean unreachable
-        return [result("service_manager", "service_manager", "fail", "unreachable", "Docker daemon with the nvidia runtime", "the Docker daemon does not answer: %s" % exc, "start docker")]
+    except Exception as exc:
+        return [
+            result(
+                "service_manager",
+                "service_manager",
+                "fail",
+                "unreachable",
+                "Docker daemon with the nvidia runtime",
+                "the Docker daemon does not answer: %s" % exc,
+                "start docker",
+            )
+        ]
     runtimes = sorted((info.get("Runtimes") or {}).keys())
     ok = "nvidia" in runtimes
     return [
@@ -576,9 +665,29 @@ def check_clock(ctx):
         if os.path.exists("/run/systemd/timesync/synchronized"):
             answer = "yes"
         else:
-            return [result("clock", "clock", "warn", "unknown", "synchronised", "cannot tell whether the clock is synchronised (no timedatectl answer)", "run systemd-timesyncd or chrony")]
+            return [
+                result(
+                    "clock",
+                    "clock",
+                    "warn",
+                    "unknown",
+                    "synchronised",
+                    "cannot tell whether the clock is synchronised (no timedatectl answer)",
+                    "run systemd-timesyncd or chrony",
+                )
+            ]
     ok = answer == "yes"
-    return [result("clock", "clock", "pass" if ok else "fail", "NTPSynchronized=%s" % answer, "NTPSynchronized=yes", "the clock is %ssynchronised" % ("" if ok else "not "), "enable systemd-timesyncd or chrony")]
+    return [
+        result(
+            "clock",
+            "clock",
+            "pass" if ok else "fail",
+            "NTPSynchronized=%s" % answer,
+            "NTPSynchronized=yes",
+            "the clock is %ssynchronised" % ("" if ok else "not "),
+            "enable systemd-timesyncd or chrony",
+        )
+    ]
 
 
 def check_open_files(ctx):

@@ -87,12 +87,8 @@ def _device(nvml, index):
     capability = read("compute_capability", nvml.nvmlDeviceGetCudaComputeCapability, handle)
     compute_mode = read("compute_mode", nvml.nvmlDeviceGetComputeMode, handle)
     persistence = read("persistence_mode", nvml.nvmlDeviceGetPersistenceMode, handle)
-    ecc_volatile = read(
-        "ecc_volatile", nvml.nvmlDeviceGetTotalEccErrors, handle, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_VOLATILE_ECC
-    )
-    ecc_aggregate = read(
-        "ecc_aggregate", nvml.nvmlDeviceGetTotalEccErrors, handle, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_AGGREGATE_ECC
-    )
+    ecc_volatile = read("ecc_volatile", nvml.nvmlDeviceGetTotalEccErrors, handle, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_VOLATILE_ECC)
+    ecc_aggregate = read("ecc_aggregate", nvml.nvmlDeviceGetTotalEccErrors, handle, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_AGGREGATE_ECC)
     retired_pending = read("retired_pages_pending", nvml.nvmlDeviceGetRetiredPagesPendingStatus, handle)
     remapped = read("remapped_rows", nvml.nvmlDeviceGetRemappedRows, handle)
     reasons_getter = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or nvml.nvmlDeviceGetCurrentClocksThrottleReasons

@@ -113,7 +113,7 @@ gpus:
     remapped_rows_pending: {description: Row remaps waiting for a reset (Ampere and newer)., type: bool, returned: always}
     remapped_rows_failure: {description: A row remap failed., type: bool, returned: always}
     throttle_reasons: {description: Decoded clock event reasons now active., type: list, elements: str, returned: always}
-    throttle_harmful: {description: The active reasons that slow the GPU (thermal, power brake, hardware slowdown)., type: list, elements: str, returned: always}
+    throttle_harmful: {description: Active reasons that slow the GPU (thermal, power brake, slowdown)., type: list, elements: str, returned: always}
     compute_capability: {description: CUDA compute capability., type: str, returned: always, sample: "9.0"}
     unsupported: {description: Queries this GPU does not support, with NVML's answer., type: list, elements: str, returned: always}
 """

@@ -21,6 +21,9 @@ FIXTURES = REPO / "tests" / "fixtures"
 RECORDED = FIXTURES / "comfyui-api"
 
 sys.path.insert(0, str(SIMULATOR))
+# `make` links this checkout into build/collections as ansible_collections.comfyops.comfyui
+sys.path.insert(0, str(REPO / "build" / "collections"))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "plugins"))
 
 
 def recorded(name: str):
