@@ -87,7 +87,7 @@ $(SANITY_STAMP): requirements/runtime.txt
 build: venv
 	@rm -rf build/dist build/installed && mkdir -p build/dist build/installed
 	$(BIN)/ansible-galaxy collection build --force --output-path build/dist .
-	$(BIN)/ansible-galaxy collection install --offline --no-deps -p build/installed build/dist/comfyops-comfyui-*.tar.gz
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/installed $(BIN)/ansible-galaxy collection install --offline --no-deps --force -p build/installed build/dist/comfyops-comfyui-*.tar.gz
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/installed $(BIN)/ansible-doc -l comfyops.comfyui
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/installed $(BIN)/python tests/build/check_installed.py $(CURDIR)/build/installed
 
