@@ -26,8 +26,6 @@ PYTEST_ARGS ?=
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
-export ANSIBLE_HOME := $(CURDIR)/.cache/ansible
-export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.cache/ansible/tmp
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
 .PHONY: help venv link test lint ruff ansible-lint unit sanity build molecule clean
