@@ -11,7 +11,7 @@ short_description: Check in one call whether a host can run ComfyUI in productio
 version_added: 0.1.0
 description:
   - Runs a set of named checks and returns each as C({name, check, status, observed, expected, message, remedy}),
-    with O(status) one of V(pass), V(warn), V(fail) or V(skip), plus a summary.
+    with C(status) one of V(pass), V(warn), V(fail) or V(skip), plus a summary.
   - "Checks: V(cpu_cores), V(ram), V(disk) (free space per path), V(gpu_count), V(vram) (per GPU),
     V(driver_version), V(cuda_version) (the CUDA version the driver supports), V(compute_capability),
     V(vram_fit) (whether the models a workflow set needs fit in the free VRAM of the GPU that will run them),
@@ -164,8 +164,10 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 
@@ -218,7 +220,7 @@ checks:
     observed: {description: What the host has., type: raw, returned: always}
     expected: {description: What the threshold asks., type: raw, returned: always}
     message: {description: A sentence for people., type: str, returned: always}
-    remedy: {description: What to do, for a failure or a warning., type: str, returned: always}
+    remedy: {description: "What to do, for a failure or a warning.", type: str, returned: always}
   sample:
     - name: ram
       check: ram

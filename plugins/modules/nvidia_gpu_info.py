@@ -35,8 +35,10 @@ options:
     default: 1
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - Values a GPU does not support (for example ECC on a consumer card) are V(null), and the
@@ -113,9 +115,9 @@ gpus:
     remapped_rows_pending: {description: Row remaps waiting for a reset (Ampere and newer)., type: bool, returned: always}
     remapped_rows_failure: {description: A row remap failed., type: bool, returned: always}
     throttle_reasons: {description: Decoded clock event reasons now active., type: list, elements: str, returned: always}
-    throttle_harmful: {description: Active reasons that slow the GPU (thermal, power brake, slowdown)., type: list, elements: str, returned: always}
+    throttle_harmful: {description: "Active reasons that slow the GPU (thermal, power brake, slowdown).", type: list, elements: str, returned: always}
     compute_capability: {description: CUDA compute capability., type: str, returned: always, sample: "9.0"}
-    unsupported: {description: Queries this GPU does not support, with NVML's answer., type: list, elements: str, returned: always}
+    unsupported: {description: "Queries this GPU does not support, with NVML's answer.", type: list, elements: str, returned: always}
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib

@@ -156,7 +156,7 @@ def blackhole():
     server.listen(0)
     fillers = []
     port = server.getsockname()[1]
-    for _ in range(3):
+    for _attempt in range(3):
         sock = socket.socket()
         sock.setblocking(False)
         sock.connect_ex(("127.0.0.1", port))
