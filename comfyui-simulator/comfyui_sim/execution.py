@@ -14,10 +14,10 @@ import threading
 import time
 import traceback
 import uuid
-from typing import Any
 
 from .config import SimConfig
-from .nodes import NodeRegistry, RunContext, combo_options
+from .nodes import NodeRegistry, RunContext
+from .workflow import Validator, is_link, make_error
 
 log = logging.getLogger("comfyui_sim")
 MAXIMUM_HISTORY_SIZE = 10000
@@ -27,201 +27,13 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _is_link(value: Any) -> bool:
-    return isinstance(value, list)
-
-
-def _types_match(received: str, expected: str) -> bool:
-    if received == "*" or expected == "*":
-        return True
-    return bool(set(str(received).split(",")) & set(str(expected).split(",")))
-
-
-class Validator:
-    def __init__(self, registry: NodeRegistry):
-        self.registry = registry
-
-    def validate_prompt(self, prompt: Any) -> tuple[bool, dict | None, list[str], dict]:
-        """Return (valid, error, outputs_to_execute, node_errors) as ComfyUI's validate_prompt."""
-        if not isinstance(prompt, dict):
-            return False, _error("invalid_prompt", "Invalid prompt", "The prompt must be a JSON object"), [], {}
-        outputs = []
-        infos: dict[str, dict] = {}
-        for node_id, node in prompt.items():
-            if not isinstance(node, dict) or "class_type" not in node:
-                return False, _error("invalid_prompt", "Cannot execute because a node is missing the class_type property.", f"Node ID '#{node_id}'"), [], {}
-            class_type = node["class_type"]
-            info = self.registry.info(class_type) if isinstance(class_type, str) else None
-            if info is None:
-                return False, _error("invalid_prompt", f"Cannot execute because node {class_type} does not exist.", f"Node ID '#{node_id}'"), [], {}
-            infos[node_id] = info
-            if info.get("output_node"):
-                outputs.append(node_id)
-        if not outputs:
-            return False, _error("prompt_no_outputs", "Prompt has no outputs", ""), [], {}
-
-        validated: dict[str, tuple[bool, list]] = {}
-        good, failed = [], []
-        for output in outputs:
-            ok, errors = self._validate_node(prompt, infos, output, validated)
-            (good if ok else failed).append((output, errors))
-
-        node_errors: dict[str, dict] = {}
-        for node_id, (ok, errors) in validated.items():
-            if not ok and errors:
-                node_errors[node_id] = {"errors": errors, "dependent_outputs": [], "class_type": prompt[node_id]["class_type"]}
-        for output, _errors in failed:
-            for node_id in self._upstream(prompt, output):
-                if node_id in node_errors:
-                    node_errors[node_id]["dependent_outputs"].append(output)
-        if not good:
-            details = "\n".join(f"{e['message']}: {e['details']}" for _o, errs in failed for e in errs)
-            return False, _error("prompt_outputs_failed_validation", "Prompt outputs failed validation", details), [], node_errors
-        return True, None, [output for output, _errors in good], node_errors
-
-    def _upstream(self, prompt: dict, node_id: str, seen: set | None = None) -> set:
-        seen = set() if seen is None else seen
-        if node_id in seen or node_id not in prompt:
-            return seen
-        seen.add(node_id)
-        for value in prompt[node_id].get("inputs", {}).values():
-            if _is_link(value) and len(value) == 2:
-                self._upstream(prompt, str(value[0]), seen)
-        return seen
-
-    def _validate_node(self, prompt: dict, infos: dict, node_id: str, validated: dict) -> tuple[bool, list]:
-        if node_id in validated:
-            return validated[node_id]
-        validated[node_id] = (True, [])  # guards against cycles while we recurse
-        info = infos[node_id]
-        inputs = prompt[node_id].get("inputs", {}) or {}
-        required = info["input"].get("required", {}) or {}
-        optional = info["input"].get("optional", {}) or {}
-        errors: list[dict] = []
-        valid = True
-        for name in list(required) + [o for o in optional if o in inputs]:
-            spec = required.get(name) or optional.get(name)
-            if name not in inputs:
-                errors.append({"type": "required_input_missing", "message": "Required input is missing", "details": name, "extra_info": {"input_name": name}})
-                valid = False
-                continue
-            value = inputs[name]
-            expected = spec[0]
-            if _is_link(value):
-                if len(value) != 2:
-                    errors.append(
-                        {
-                            "type": "bad_linked_input",
-                            "message": "Bad linked input, must be a length-2 list of [node_id, slot_index]",
-                            "details": name,
-                            "extra_info": {"input_name": name, "input_config": spec, "received_value": value},
-                        }
-                    )
-                    valid = False
-                    continue
-                source_id, slot = str(value[0]), value[1]
-                if source_id not in prompt or source_id not in infos:
-                    errors.append(
-                        {
-                            "type": "exception_during_inner_validation",
-                            "message": "Exception when validating inner node",
-                            "details": f"'{source_id}'",
-                            "extra_info": {"input_name": name},
-                        }
-                    )
-                    valid = False
-                    continue
-                outputs = infos[source_id].get("output", [])
-                received = outputs[slot] if isinstance(slot, int) and 0 <= slot < len(outputs) else None
-                expected_type = "COMBO" if isinstance(expected, list) else expected
-                if received is None or not _types_match(received, expected_type):
-                    errors.append(
-                        {
-                            "type": "return_type_mismatch",
-                            "message": "Return type mismatch between linked nodes",
-                            "details": f"{name}, received_type({received}) mismatch input_type({expected_type})",
-                            "extra_info": {"input_name": name, "input_config": spec, "received_type": received, "linked_node": value},
-                        }
-                    )
-                    valid = False
-                    continue
-                ok, _errs = self._validate_node(prompt, infos, source_id, validated)
-                if not ok:
-                    valid = False
-                continue
-            options = combo_options(spec)
-            if options is not None:
-                if value not in options:
-                    list_info = f"(list of length {len(options)})" if len(options) > 20 else str(options)
-                    extra = {"input_name": name, "input_config": None if len(options) > 20 else spec, "received_value": value}
-                    errors.append(
-                        {"type": "value_not_in_list", "message": "Value not in list", "details": f"{name}: '{value}' not in {list_info}", "extra_info": extra}
-                    )
-                    valid = False
-                continue
-            converted, error = _convert(name, value, spec)
-            if error:
-                errors.append(error)
-                valid = False
-                continue
-            error = _check_range(name, converted, spec)
-            if error:
-                errors.append(error)
-                valid = False
-        validated[node_id] = (valid, errors)
-        return valid, errors
-
-
-def _convert(name: str, value: Any, spec: list) -> tuple[Any, dict | None]:
-    kind = spec[0]
-    converters = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
-    if kind not in converters:
-        return value, None
-    try:
-        if kind == "INT" and isinstance(value, float) and not value.is_integer():
-            raise ValueError(f"invalid literal for int() with base 10: '{value}'")
-        return converters[kind](value), None
-    except (TypeError, ValueError) as exc:
-        return value, {
-            "type": "invalid_input_type",
-            "message": f"Failed to convert an input value to a {kind} value",
-            "details": f"{name}, {value}, {exc}",
-            "extra_info": {"input_name": name, "input_config": spec, "received_value": value, "exception_message": str(exc)},
-        }
-
-
-def _check_range(name: str, value: Any, spec: list) -> dict | None:
-    options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return None
-    if "min" in options and value < options["min"]:
-        return {
-            "type": "value_smaller_than_min",
-            "message": f"Value {value} smaller than min of {options['min']}",
-            "details": name,
-            "extra_info": {"input_name": name, "input_config": spec, "received_value": value},
-        }
-    if "max" in options and value > options["max"]:
-        return {
-            "type": "value_bigger_than_max",
-            "message": f"Value {value} bigger than max of {options['max']}",
-            "details": name,
-            "extra_info": {"input_name": name, "input_config": spec, "received_value": value},
-        }
-    return None
-
-
-def _error(kind: str, message: str, details: str) -> dict:
-    return {"type": kind, "message": message, "details": details, "extra_info": {}}
-
-
 class PromptServer:
     """The queue, the worker and the history of one simulated ComfyUI."""
 
     def __init__(self, registry: NodeRegistry, config: SimConfig, disable_metadata: bool = False):
         self.registry = registry
         self.config = config
-        self.validator = Validator(registry)
+        self.validator = Validator(registry.info)
         self.disable_metadata = disable_metadata
         self.lock = threading.Condition()
         self.pending: list[list] = []
@@ -239,7 +51,7 @@ class PromptServer:
     # -- queue API ---------------------------------------------------------------------------
     def submit(self, body: dict) -> tuple[int, dict]:
         if "prompt" not in body:
-            return 400, {"error": _error("no_prompt", "No prompt provided", "No prompt provided"), "node_errors": {}}
+            return 400, {"error": make_error("no_prompt", "No prompt provided", "No prompt provided"), "node_errors": {}}
         prompt = body["prompt"]
         valid, error, outputs, node_errors = self.validator.validate_prompt(prompt)
         if not valid:
@@ -337,7 +149,7 @@ class PromptServer:
             if node_id in order:
                 return
             for value in prompt[node_id].get("inputs", {}).values():
-                if _is_link(value):
+                if is_link(value):
                     visit(str(value[0]))
             order.append(node_id)
 
@@ -350,7 +162,7 @@ class PromptServer:
             node = prompt[node_id]
             parts = []
             for name, value in sorted(node.get("inputs", {}).items()):
-                if _is_link(value):
+                if is_link(value):
                     parts.append((name, self._signature(prompt, str(value[0]), memo), value[1]))
                 else:
                     parts.append((name, repr(value)))
@@ -394,7 +206,7 @@ class PromptServer:
                 break
             inputs = {}
             for name, value in node.get("inputs", {}).items():
-                inputs[name] = values[str(value[0])][value[1]] if _is_link(value) else value
+                inputs[name] = values[str(value[0])][value[1]] if is_link(value) else value
             try:
                 delay = self.config.node_seconds.get(class_type, self.config.default_node_seconds)
                 if delay:

@@ -23,6 +23,7 @@ from typing import Any
 
 from .folder_paths import FolderPaths
 from .png import read_png_size, solid_png
+from .workflow import combo_options
 
 log = logging.getLogger("comfyui_sim")
 
@@ -66,15 +67,6 @@ MODEL_INPUTS: dict[tuple[str, str], str] = {
     ("DiffusersLoader", "model_path"): "diffusers",
 }
 INPUT_IMAGE_INPUTS = {("LoadImage", "image"), ("LoadImageMask", "image")}
-
-
-def combo_options(spec: list) -> list | None:
-    """The allowed values of a list input, in either of ComfyUI's two spellings."""
-    if spec and isinstance(spec[0], list):
-        return spec[0]
-    if spec and spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], dict):
-        return spec[1].get("options", [])
-    return None
 
 
 def _set_options(spec: list, options: list) -> list:

@@ -11,11 +11,12 @@
 set -euo pipefail
 
 dest=${1:?usage: make-git-repo.sh DEST}
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 src=$(cd "$(dirname "$0")/.." && pwd)
 
 files=$(cd "$src" && find . -path ./tools -prune -o -path ./output -prune -o -path ./temp -prune \
-  -o -name __pycache__ -prune -o -type f -print | LC_ALL=C sort)
-hash=$(cd "$src" && { echo "$files"; echo "$files" | xargs sha256sum; cat "$0"; } | sha256sum | cut -c1-16)
+  -o -name __pycache__ -prune -o \( -type f -o -type l \) -print | LC_ALL=C sort)
+hash=$(cd "$src" && { echo "$files"; echo "$files" | xargs sha256sum; cat "$self"; } | sha256sum | cut -c1-16)
 
 if [ -f "$dest/.git/comfyops-simulator-source" ] && [ "$(cat "$dest/.git/comfyops-simulator-source")" = "$hash" ]; then
   echo "$dest is up to date ($hash)"
@@ -24,7 +25,7 @@ fi
 
 rm -rf "$dest"
 mkdir -p "$dest"
-(cd "$src" && echo "$files" | tar -c -T - -f -) | tar -x -C "$dest"
+(cd "$src" && echo "$files" | tar -c -h -T - -f -) | tar -x -C "$dest"
 
 export GIT_AUTHOR_NAME="ComfyUI API simulator" GIT_AUTHOR_EMAIL="simulator@comfyops.invalid"
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"

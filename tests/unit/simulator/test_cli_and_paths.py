@@ -205,6 +205,9 @@ def test_make_git_repo_script(tmp_path):
     for name in ("main.py", "comfyui_version.py", "requirements.txt", "models/checkpoints", "custom_nodes", "input", "user"):
         assert (dest / name).exists(), name
     assert '__version__ = "0.8.1"' in (dest / "comfyui_version.py").read_text()
+    # the validator shared with the collection travels as a real file, not a link out of the repo
+    shared = dest / "comfyui_sim" / "workflow.py"
+    assert shared.is_file() and not shared.is_symlink()
     again = subprocess.run([str(script), str(dest)], check=True, capture_output=True, text=True, timeout=60)
     assert "up to date" in again.stdout
     other = tmp_path / "again"

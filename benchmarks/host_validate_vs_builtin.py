@@ -1,0 +1,166 @@
+"""One host_validate call with 14 checks against the same checks as separate builtin tasks.
+
+Both playbooks run on localhost (connection local, the cheapest per-task transport there is,
+so the ratio here is the least favourable one), on the same data: the same paths, ports,
+loopback endpoints and names. Wall time of the whole `ansible-playbook` process and of the
+tasks alone (between two timestamps taken by the play), median of RUNS runs each.
+
+    .venv/bin/python benchmarks/host_validate_vs_builtin.py [RUNS]
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+STAMP = "{{ lookup('ansible.builtin.pipe', 'date +%s.%N') }}"
+HEAD = f"""- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ansible.builtin.set_fact:
+        t0: "{STAMP}"
+"""
+TAIL = f"""    - ansible.builtin.set_fact:
+        t1: "{STAMP}"
+    - ansible.builtin.debug:
+        msg: "TASKS_SECONDS={{{{ t1 | float - t0 | float }}}}"
+"""
+
+OURS = """    - comfyops.comfyui.host_validate:
+        checks: [cpu_cores, ram, disk, ports, endpoints, dns, service_manager, clock, open_files, paths, gpu_count, driver_version]
+        min_cpu_cores: 1
+        min_ram: 1GB
+        disk: [{{path: /, min_free: 1GB}}, {{path: /tmp, min_free: 1GB}}]
+        ports: [{free1}, {free2}]
+        endpoints: ["127.0.0.1:{up1}", "127.0.0.1:{up2}"]
+        endpoint_timeout: 2
+        dns_names: [localhost]
+        deployment_mode: standalone
+        paths: [/tmp]
+        min_open_files: 1024
+        fail_on: never
+"""
+
+BUILTIN = """    - ansible.builtin.command: nproc
+      register: cores
+      changed_when: false
+    - ansible.builtin.slurp:
+        src: /proc/meminfo
+      register: meminfo
+    - ansible.builtin.command: df -B1 --output=avail /
+      register: disk_root
+      changed_when: false
+    - ansible.builtin.command: df -B1 --output=avail /tmp
+      register: disk_tmp
+      changed_when: false
+    - ansible.builtin.wait_for:
+        port: {free1}
+        state: stopped
+        timeout: 1
+    - ansible.builtin.wait_for:
+        port: {free2}
+        state: stopped
+        timeout: 1
+    - ansible.builtin.wait_for:
+        host: 127.0.0.1
+        port: {up1}
+        timeout: 2
+    - ansible.builtin.wait_for:
+        host: 127.0.0.1
+        port: {up2}
+        timeout: 2
+    - ansible.builtin.command: getent hosts localhost
+      changed_when: false
+    - ansible.builtin.stat:
+        path: /run/systemd/system
+      register: systemd
+    - ansible.builtin.command: timedatectl show --property=NTPSynchronized --value
+      register: clock
+      changed_when: false
+      failed_when: false
+    - ansible.builtin.shell: ulimit -n
+      register: nofile
+      changed_when: false
+    - ansible.builtin.stat:
+        path: /tmp
+      register: tmpdir
+    - ansible.builtin.command: nvidia-smi --query-gpu=count --format=csv,noheader
+      register: gpus
+      changed_when: false
+      failed_when: false
+    - ansible.builtin.command: nvidia-smi --query-gpu=driver_version --format=csv,noheader
+      register: driver
+      changed_when: false
+      failed_when: false
+    - ansible.builtin.assert:
+        that:
+          - cores.stdout | int >= 1
+          - (meminfo.content | b64decode).split()[1] | int > 1000000
+          - disk_root.stdout_lines[-1] | int > 10**9
+          - disk_tmp.stdout_lines[-1] | int > 10**9
+          - tmpdir.stat.writeable
+          - nofile.stdout | int >= 1024
+        quiet: true
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(playbook: Path) -> tuple[float, float]:
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"), ANSIBLE_NOCOLOR="1")
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{playbook.name} failed:\n{proc.stdout[-3000:]}")
+    tasks = float(proc.stdout.split("TASKS_SECONDS=")[1].split()[0].strip("'\""))
+    return wall, tasks
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    listeners = []
+    for _index in range(2):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        listeners.append(sock)
+    values = {"free1": free_port(), "free2": free_port(), "up1": listeners[0].getsockname()[1], "up2": listeners[1].getsockname()[1]}
+    with tempfile.TemporaryDirectory() as tmp:
+        ours, builtin = Path(tmp, "ours.yml"), Path(tmp, "builtin.yml")
+        ours.write_text(HEAD + OURS.format(**values) + TAIL)
+        builtin.write_text(HEAD + BUILTIN.format(**values) + TAIL)
+        results = {"ours": [], "builtin": []}
+        for _run in range(runs):
+            results["ours"].append(run(ours))
+            results["builtin"].append(run(builtin))
+    for sock in listeners:
+        sock.close()
+    med = {name: (statistics.median(w for w, _t in rows), statistics.median(t for _w, t in rows)) for name, rows in results.items()}
+    print(f"14 checks on localhost, median of {runs} runs (wall = whole ansible-playbook process; tasks = between two timestamps)")
+    print(f"one host_validate task:      wall {med['ours'][0]:.2f} s, tasks {med['ours'][1]:.2f} s")
+    print(f"16 builtin tasks (+assert):  wall {med['builtin'][0]:.2f} s, tasks {med['builtin'][1]:.2f} s")
+    print(f"ratio builtin/ours: wall {med['builtin'][0] / med['ours'][0]:.1f}x, tasks {med['builtin'][1] / med['ours'][1]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

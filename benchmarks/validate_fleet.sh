@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# validate.yml on 1 host and on 8 hosts: both wall times (median of RUNS) and the ratio.
+# Hosts are real systemd containers from the test-host image (tests/testbed), reached over
+# `docker exec`, with no network. They are removed at the end.
+#   benchmarks/validate_fleet.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+make -s venv >/dev/null
+image=$(tests/testbed/base-image.sh)
+export ANSIBLE_COLLECTIONS_PATH=$PWD/build/collections ANSIBLE_NOCOLOR=1
+work=$(mktemp -d)
+names=()
+cleanup() { docker rm -f "${names[@]}" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+{
+  echo "comfyui_hosts:"
+  echo "  vars: {ansible_connection: community.docker.docker, ansible_python_interpreter: /usr/bin/python3,"
+  echo "         gpu_host_require_gpu: false, gpu_host_min_cpu_cores: 1, gpu_host_min_ram: 1GB, gpu_host_min_disk_free: 1GB,"
+  echo "         gpu_host_min_open_files: 1024, gpu_host_validate_severity: {clock: warn}}"
+  echo "  hosts:"
+} > "$work/hosts.yml"
+for i in $(seq -w 1 8); do
+  name=comfyops-bench-$i
+  names+=("$name")
+  docker rm -f "$name" >/dev/null 2>&1 || true
+  docker run -d --name "$name" --hostname "$name" --cap-add SYS_ADMIN --security-opt seccomp=unconfined \
+    --security-opt apparmor=unconfined --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+    --tmpfs /run --tmpfs /run/lock --tmpfs /tmp --network none "$image" /sbin/init >/dev/null
+  echo "    $name: {}" >> "$work/hosts.yml"
+done
+for name in "${names[@]}"; do
+  for _ in $(seq 1 60); do
+    state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
+    [[ $state == running || $state == degraded ]] && break
+    sleep 0.5
+  done
+done
+
+measure() {  # $1 = --limit pattern
+  local times=()
+  for _ in $(seq 1 "$runs"); do
+    local start end
+    start=$(date +%s.%N)
+    .venv/bin/ansible-playbook -i "$work/hosts.yml" playbooks/validate.yml --limit "$1" \
+      -e comfyui_validate_report_dir="$work/reports" >"$work/last.log" 2>&1 || { tail -30 "$work/last.log"; exit 1; }
+    end=$(date +%s.%N)
+    times+=("$(echo "$end - $start" | bc)")
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+one=$(measure comfyops-bench-01)
+eight=$(measure 'comfyops-bench-*')
+echo "validate.yml, median of $runs runs, hosts over docker exec:"
+echo "1 host:  ${one} s"
+echo "8 hosts: ${eight} s"
+echo "ratio 8 hosts / 1 host: $(echo "scale=2; $eight / $one" | bc)x (8x hosts)"

@@ -1,0 +1,306 @@
+# Copyright (c) comfyops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One client for ComfyUI's HTTP API, used by every module (and later the exporter).
+
+Plain Python (stdlib only): timeouts on every call, retries for safe (GET) requests,
+typed results parsed from the shapes recorded from ComfyUI 0.8.0, tolerant of extra
+keys and of missing optional ones.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+
+
+class ComfyUIError(Exception):
+    """Base class: the message says which instance and what went wrong."""
+
+
+class ComfyUIUnavailable(ComfyUIError):
+    """No HTTP answer: connection refused, reset, or a timeout."""
+
+    def __init__(self, message, timed_out=False):
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+class ComfyUIHTTPError(ComfyUIError):
+    """An HTTP answer other than the one expected."""
+
+    def __init__(self, message, status, body):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class PromptRejected(ComfyUIError):
+    """POST /prompt answered 400: ComfyUI's error and node errors."""
+
+    def __init__(self, error, node_errors):
+        super().__init__("%s: %s" % (error.get("type", "error"), error.get("message", "")))
+        self.error = error
+        self.node_errors = node_errors
+
+
+@dataclass
+class Device:
+    name: str
+    type: str
+    index: int | None
+    vram_total: int | None
+    vram_free: int | None
+
+
+@dataclass
+class SystemStats:
+    comfyui_version: str | None
+    python_version: str | None
+    pytorch_version: str | None
+    ram_total: int | None
+    ram_free: int | None
+    argv: list
+    devices: list
+    raw: dict = field(repr=False)
+
+
+@dataclass
+class QueueItem:
+    number: float
+    prompt_id: str
+    create_time: float | None  # seconds since the epoch
+    client_id: str | None
+    outputs: list
+
+
+@dataclass
+class QueueState:
+    running: list
+    pending: list
+
+
+@dataclass
+class HistoryEntry:
+    prompt_id: str
+    status: str  # success, error, interrupted
+    completed: bool
+    outputs: dict
+    messages: list
+    error: dict | None
+    started: float | None  # seconds since the epoch
+    finished: float | None
+
+    @property
+    def duration(self):
+        if self.started is None or self.finished is None:
+            return None
+        return max(0.0, self.finished - self.started)
+
+    def files(self):
+        """Every file the prompt's output nodes wrote: dicts with node, filename, subfolder, type."""
+        found = []
+        for node_id, output in self.outputs.items():
+            for kind in ("images", "gifs", "videos", "audio"):
+                for item in output.get(kind, []) or []:
+                    if isinstance(item, dict) and "filename" in item:
+                        found.append(
+                            {"node": node_id, "filename": item["filename"], "subfolder": item.get("subfolder", ""), "type": item.get("type", "output")}
+                        )
+        return found
+
+
+def parse_system_stats(data):
+    system = data.get("system") or {}
+    devices = [
+        Device(
+            name=str(item.get("name", "")),
+            type=str(item.get("type", "")),
+            index=item.get("index"),
+            vram_total=item.get("vram_total"),
+            vram_free=item.get("vram_free"),
+        )
+        for item in data.get("devices") or []
+        if isinstance(item, dict)
+    ]
+    return SystemStats(
+        comfyui_version=system.get("comfyui_version"),
+        python_version=system.get("python_version"),
+        pytorch_version=system.get("pytorch_version"),
+        ram_total=system.get("ram_total"),
+        ram_free=system.get("ram_free"),
+        argv=list(system.get("argv") or []),
+        devices=devices,
+        raw=data,
+    )
+
+
+def _queue_item(item):
+    if not isinstance(item, list) or len(item) < 2:
+        return None
+    extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
+    created = extra.get("create_time")
+    return QueueItem(
+        number=item[0],
+        prompt_id=str(item[1]),
+        create_time=created / 1000.0 if isinstance(created, (int, float)) else None,
+        client_id=extra.get("client_id"),
+        outputs=list(item[4]) if len(item) > 4 and isinstance(item[4], list) else [],
+    )
+
+
+def parse_queue(data):
+    running = [q for q in (_queue_item(i) for i in data.get("queue_running") or []) if q]
+    pending = [q for q in (_queue_item(i) for i in data.get("queue_pending") or []) if q]
+    return QueueState(running=running, pending=pending)
+
+
+def parse_history_entry(prompt_id, entry):
+    status = entry.get("status") or {}
+    messages = status.get("messages") or []
+    kinds = {m[0]: m[1] for m in messages if isinstance(m, list) and len(m) == 2 and isinstance(m[1], dict)}
+    stamps = [m[1].get("timestamp") for m in messages if isinstance(m, list) and len(m) == 2 and isinstance(m[1], dict)]
+    stamps = [s / 1000.0 for s in stamps if isinstance(s, (int, float))]
+    error = None
+    state = status.get("status_str") or ("success" if status.get("completed") else "error")
+    if "execution_error" in kinds:
+        data = kinds["execution_error"]
+        error = {k: data.get(k) for k in ("node_id", "node_type", "exception_type", "exception_message", "traceback")}
+    elif "execution_interrupted" in kinds:
+        state = "interrupted"
+        data = kinds["execution_interrupted"]
+        error = {"node_id": data.get("node_id"), "node_type": data.get("node_type"), "exception_type": "interrupted", "exception_message": "interrupted"}
+    return HistoryEntry(
+        prompt_id=prompt_id,
+        status=state,
+        completed=bool(status.get("completed")),
+        outputs=entry.get("outputs") or {},
+        messages=messages,
+        error=error,
+        started=min(stamps) if stamps else None,
+        finished=max(stamps) if stamps else None,
+    )
+
+
+class ComfyUIClient:
+    """A client for one ComfyUI instance, such as ``http://127.0.0.1:8188``."""
+
+    def __init__(self, url, timeout=10.0, retries=2, retry_delay=0.5, headers=None):
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ComfyUIError("%r is not an http(s) URL of a ComfyUI instance" % url)
+        self.url = url.rstrip("/")
+        self.timeout = float(timeout)
+        self.retries = int(retries)
+        self.retry_delay = float(retry_delay)
+        self.headers = dict(headers or {})
+
+    # -- transport --------------------------------------------------------------------
+    def _once(self, method, path, body=None, timeout=None):
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        headers = dict(self.headers)
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+        except (socket.timeout, TimeoutError) as exc:
+            raise ComfyUIUnavailable("%s %s%s: no answer within %.1f s" % (method, self.url, path, timeout or self.timeout), timed_out=True) from exc
+        except urllib.error.URLError as exc:
+            reason = exc.reason
+            timed_out = isinstance(reason, (socket.timeout, TimeoutError))
+            raise ComfyUIUnavailable("%s %s%s: %s" % (method, self.url, path, reason), timed_out=timed_out) from exc
+        except (ConnectionError, OSError) as exc:
+            raise ComfyUIUnavailable("%s %s%s: %s" % (method, self.url, path, exc)) from exc
+
+    def request(self, method, path, body=None, expect=(200,), timeout=None):
+        """(status, parsed JSON or None); GETs are retried on connection errors, POSTs never."""
+        attempts = 1 + (self.retries if method == "GET" else 0)
+        for attempt in range(attempts):
+            try:
+                status, raw = self._once(method, path, body, timeout)
+                break
+            except ComfyUIUnavailable:
+                if attempt + 1 >= attempts:
+                    raise
+                time.sleep(self.retry_delay * (attempt + 1))
+        text = raw.decode("utf-8", "replace")
+        try:
+            parsed = json.loads(text) if text.strip() else None
+        except ValueError:
+            parsed = None
+        if status not in expect:
+            raise ComfyUIHTTPError("%s %s%s answered %d: %s" % (method, self.url, path, status, text[:200]), status, parsed if parsed is not None else text)
+        return status, parsed
+
+    def get_json(self, path, timeout=None):
+        return self.request("GET", path, timeout=timeout)[1]
+
+    # -- API --------------------------------------------------------------------------
+    def system_stats(self, timeout=None):
+        return parse_system_stats(self.get_json("/system_stats", timeout) or {})
+
+    def queue(self):
+        return parse_queue(self.get_json("/queue") or {})
+
+    def queue_remaining(self):
+        return int(((self.get_json("/prompt") or {}).get("exec_info") or {}).get("queue_remaining", 0))
+
+    def object_info(self, node_class=None):
+        path = "/object_info" if node_class is None else "/object_info/" + urllib.parse.quote(node_class, safe="")
+        return self.get_json(path) or {}
+
+    def models(self, folder=None):
+        """Model folder names, or the files of one folder (None for an unknown folder)."""
+        if folder is None:
+            return self.get_json("/models") or []
+        try:
+            return self.get_json("/models/" + urllib.parse.quote(folder, safe="")) or []
+        except ComfyUIHTTPError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def submit(self, prompt, client_id="comfyops", extra_data=None):
+        """Queue a prompt; return (prompt_id, number, node_errors) or raise PromptRejected."""
+        body = {"prompt": prompt, "client_id": client_id}
+        if extra_data:
+            body["extra_data"] = extra_data
+        status, answer = self.request("POST", "/prompt", body, expect=(200, 400))
+        answer = answer or {}
+        if status == 400:
+            raise PromptRejected(answer.get("error") or {}, answer.get("node_errors") or {})
+        return str(answer["prompt_id"]), answer.get("number"), answer.get("node_errors") or {}
+
+    def history(self, prompt_id):
+        """The finished prompt's entry, or None while it is unknown or still running."""
+        data = self.get_json("/history/" + urllib.parse.quote(prompt_id, safe="")) or {}
+        entry = data.get(prompt_id)
+        return parse_history_entry(prompt_id, entry) if isinstance(entry, dict) else None
+
+    def interrupt(self, prompt_id=None):
+        self.request("POST", "/interrupt", {"prompt_id": prompt_id} if prompt_id else {})
+
+    def delete_queued(self, prompt_ids):
+        self.request("POST", "/queue", {"delete": list(prompt_ids)})
+
+    def free(self, unload_models=True, free_memory=True):
+        self.request("POST", "/free", {"unload_models": unload_models, "free_memory": free_memory})
+
+    def wait(self, prompt_id, timeout, poll=0.2, clock=time.monotonic):
+        """Poll history until the prompt finished; None when `timeout` seconds passed first."""
+        deadline = clock() + timeout
+        while True:
+            entry = self.history(prompt_id)
+            if entry is not None:
+                return entry
+            if clock() >= deadline:
+                return None
+            time.sleep(min(poll, max(0.0, deadline - clock())))
