@@ -21,8 +21,8 @@ trap cleanup EXIT
   echo "         gpu_host_min_open_files: 1024, gpu_host_validate_severity: {clock: warn}}"
   echo "  hosts:"
 } > "$work/hosts.yml"
-for i in $(seq -w 1 8); do
-  name=comfyops-bench-$i
+for i in $(seq 1 8); do
+  name=$(printf "comfyops-bench-%02d" "$i")
   names+=("$name")
   docker rm -f "$name" >/dev/null 2>&1 || true
   docker run -d --name "$name" --hostname "$name" --cap-add SYS_ADMIN --security-opt seccomp=unconfined \
@@ -51,8 +51,8 @@ measure() {  # $1 = --limit pattern
   printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
-one=$(measure comfyops-bench-01)
-eight=$(measure 'comfyops-bench-*')
+one=$(measure comfyops-bench-01) || exit 1
+eight=$(measure "comfyops-bench-*") || exit 1
 echo "validate.yml, median of $runs runs, hosts over docker exec:"
 echo "1 host:  ${one} s"
 echo "8 hosts: ${eight} s"

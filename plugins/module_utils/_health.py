@@ -1,0 +1,617 @@
+# Copyright (c) comfyops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ComfyUI health checks, plain Python: one instance's checks, its overall state, history and metrics.
+
+States: ``healthy`` (all pass), ``degraded`` (a warning), ``starting`` (the API fails while the
+process lives inside its start-up budget), ``failed`` (anything else that fails).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from ansible_collections.comfyops.comfyui.plugins.module_utils._checks import result
+from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import ComfyUIClient, ComfyUIError, PromptRejected
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import append_bounded_lines, atomic_write
+from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import collect as collect_gpus
+from ansible_collections.comfyops.comfyui.plugins.module_utils._units import format_size, parse_size
+
+CORE_CHECKS = ("api", "queue", "models", "custom_nodes", "gpu", "system", "service", "workflow")
+OPTIONAL_CHECKS = ("redis", "prometheus", "alertmanager")
+API_CHECKS = ("queue", "models", "custom_nodes", "workflow")
+
+# The recorded smoke workflow: EmptyImage 64x64 into SaveImage; needs no model and no GPU.
+SMOKE_WORKFLOW = {
+    "1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}},
+    "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "comfyops-health/smoke"}},
+}
+
+DEFAULTS = {
+    "timeout": 10.0,
+    "max_latency": 2.0,
+    "expected_version": None,
+    "max_queue_pending": 20,
+    "max_running_age": 900.0,
+    "required_models": [],
+    "required_node_classes": [],
+    "require_gpu": False,
+    "min_vram_free": "1GiB",
+    "max_temperature": 85,
+    "max_load_per_core": 4.0,
+    "min_mem_available": "1GiB",
+    "disk_paths": [],
+    "min_disk_free": "10GiB",
+    "service_manager": "none",
+    "unit": None,
+    "pidfile": None,
+    "container": None,
+    "max_restarts": 2,
+    "startup_budget": 120.0,
+    "workflow": None,
+    "workflow_timeout": 60.0,
+    "output_dir": None,
+    "keep_smoke_output": False,
+    "redis": None,
+    "prometheus_url": None,
+    "alertmanager_url": None,
+}
+
+
+def worst_state(states):
+    order = ("healthy", "degraded", "starting", "failed")
+    return max(states, key=order.index) if states else "healthy"
+
+
+class ProcessInfo:
+    """Whether the server process lives, since when, and how often it restarted."""
+
+    def __init__(self, alive, uptime=None, restarts=None, detail=""):
+        self.alive = alive
+        self.uptime = uptime
+        self.restarts = restarts
+        self.detail = detail
+
+
+def _systemd_process(unit):
+    props = "ActiveState,SubState,NRestarts,MainPID,ExecMainStartTimestampMonotonic"
+    try:
+        proc = subprocess.run(["systemctl", "show", unit, "--property=" + props], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return ProcessInfo(False, detail="systemctl failed: %s" % exc)
+    values = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    active, sub = values.get("ActiveState", "unknown"), values.get("SubState", "unknown")
+    started = int(values.get("ExecMainStartTimestampMonotonic") or 0) / 1e6
+    uptime = time.clock_gettime(time.CLOCK_MONOTONIC) - started if started else None
+    alive = active in ("active", "activating", "reloading") and sub != "auto-restart" and int(values.get("MainPID") or 0) > 0
+    restarts = int(values["NRestarts"]) if values.get("NRestarts", "").isdigit() else None
+    return ProcessInfo(alive, uptime, restarts, "%s (%s/%s)" % (unit, active, sub))
+
+
+def _pid_process(pidfile):
+    try:
+        with open(pidfile, encoding="ascii") as handle:
+            pid = int(handle.read().strip())
+        with open("/proc/%d/stat" % pid, encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime", encoding="ascii") as handle:
+            boot_uptime = float(handle.read().split()[0])
+    except (OSError, ValueError) as exc:
+        return ProcessInfo(False, detail="no live process for %s (%s)" % (pidfile, exc))
+    if fields[0] == "Z":
+        return ProcessInfo(False, detail="pid %d is a zombie" % pid)
+    started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return ProcessInfo(True, boot_uptime - started, None, "pid %d" % pid)
+
+
+def _container_process(name, factory=None):
+    try:
+        if factory is None:
+            import docker  # pylint: disable=import-outside-toplevel
+
+            factory = docker.from_env
+        container = factory().containers.get(name)
+        state = container.attrs.get("State", {})
+    except Exception as exc:
+        return ProcessInfo(False, detail="container %s: %s" % (name, exc))
+    return ProcessInfo(bool(state.get("Running")), None, container.attrs.get("RestartCount"), "container %s (%s)" % (name, state.get("Status")))
+
+
+def process_info(params):
+    manager = params["service_manager"]
+    if manager == "systemd" and params.get("unit"):
+        return _systemd_process(params["unit"])
+    if manager == "standalone" and params.get("pidfile"):
+        return _pid_process(params["pidfile"])
+    if manager == "docker" and params.get("container"):
+        return _container_process(params["container"])
+    return None
+
+
+class InstanceHealth:
+    """Runs the checks of one ComfyUI instance."""
+
+    def __init__(self, name, url, params, checks, gpu_facts=None, client=None, previous=None):
+        self.name = name
+        self.params = params
+        self.checks = checks
+        self.client = client or ComfyUIClient(url, timeout=params["timeout"], retries=0)
+        self.gpu_facts = gpu_facts
+        self.previous = previous or {}
+        self.results = []
+        self.metrics = {}
+        self.stats = None
+
+    def add(self, name, status, observed=None, expected=None, message="", remedy=""):
+        self.results.append(result(name, name.split(":")[0], status, observed, expected, message, remedy))
+
+    def run(self):
+        process = process_info(self.params) if "service" in self.checks or "api" in self.checks else None
+        if "service" in self.checks:
+            self.check_service(process)
+        api_ok = True
+        if "api" in self.checks:
+            api_ok = self.check_api(process)
+        for name in API_CHECKS:
+            if name in self.checks:
+                if not api_ok:
+                    self.add(name, "skip", message="the API does not answer")
+                    continue
+                getattr(self, "check_" + name)()
+        if "gpu" in self.checks:
+            self.check_gpu()
+        if "system" in self.checks:
+            self.check_system()
+        for name in OPTIONAL_CHECKS:
+            if name in self.checks:
+                getattr(self, "check_" + name)()
+        statuses = {item["status"] for item in self.results}
+        state = "failed" if "fail" in statuses else "starting" if "starting" in statuses else "degraded" if "warn" in statuses else "healthy"
+        return state
+
+    # -- checks ---------------------------------------------------------------------------
+    def check_service(self, process):
+        if process is None:
+            self.add("service", "skip", message="no service to look at (service_manager=%s)" % self.params["service_manager"])
+            return
+        self.metrics["restarts"] = process.restarts
+        if not process.alive:
+            self.add("service", "fail", process.detail, "running", "the service is not running: %s" % process.detail, "look at the service's log")
+            return
+        before = self.previous.get("restarts")
+        if process.restarts is not None and before is not None and process.restarts - before > self.params["max_restarts"]:
+            self.add(
+                "service",
+                "fail",
+                "%d restarts since the last check" % (process.restarts - before),
+                "<= %d" % self.params["max_restarts"],
+                "%s is restart-looping" % process.detail,
+                "look at the service's log for the crash",
+            )
+            return
+        self.add("service", "pass", process.detail, "running", "%s runs (up %s s)" % (process.detail, "?" if process.uptime is None else int(process.uptime)))
+
+    def check_api(self, process):
+        started = time.monotonic()
+        try:
+            self.stats = self.client.system_stats()
+        except ComfyUIError as exc:
+            latency = time.monotonic() - started
+            budget = self.params["startup_budget"]
+            if process is not None and process.alive and process.uptime is not None and process.uptime < budget:
+                self.add("api", "starting", "no answer after %.1f s up" % process.uptime, "answers within %.0f s of start" % budget, "starting: %s" % exc)
+            else:
+                why = "" if process is None else " (%s)" % process.detail
+                self.add("api", "fail", "no answer", "/system_stats answers", "%s%s" % (exc, why), "restart the service; look at its log")
+            self.metrics["api_latency"] = latency
+            return False
+        latency = time.monotonic() - started
+        self.metrics["api_latency"] = latency
+        version = self.stats.comfyui_version
+        wanted = self.params.get("expected_version")
+        if wanted and version != wanted:
+            self.add(
+                "api",
+                "fail",
+                "version %s" % version,
+                "version %s" % wanted,
+                "the server reports ComfyUI %s, not %s" % (version, wanted),
+                "deploy the expected release",
+            )
+        elif latency > self.params["max_latency"]:
+            self.add(
+                "api",
+                "warn",
+                "%.0f ms" % (latency * 1000),
+                "<= %.0f ms" % (self.params["max_latency"] * 1000),
+                "/system_stats is slow",
+                "look at the host's load",
+            )
+        else:
+            self.add("api", "pass", "%.0f ms" % (latency * 1000), "<= %.0f ms" % (self.params["max_latency"] * 1000), "ComfyUI %s answers" % version)
+        return True
+
+    def check_queue(self):
+        queue = self.client.queue()
+        pending = len(queue.pending)
+        self.metrics["queue_pending"] = pending
+        self.metrics["queue_running"] = len(queue.running)
+        ages = [time.time() - item.create_time for item in queue.running if item.create_time]
+        age = max(ages) if ages else 0.0
+        self.metrics["running_age"] = age
+        if age > self.params["max_running_age"]:
+            self.add(
+                "queue",
+                "fail",
+                "running prompt %.0f s old" % age,
+                "<= %.0f s" % self.params["max_running_age"],
+                "the queue is stuck: %s has run for %.0f s" % (queue.running[0].prompt_id, age),
+                "interrupt it (POST /interrupt) or restart the service",
+            )
+        elif pending > self.params["max_queue_pending"]:
+            self.add("queue", "warn", "%d pending" % pending, "<= %d" % self.params["max_queue_pending"], "the queue is deep", "add capacity")
+        else:
+            self.add(
+                "queue", "pass", "%d pending, %d running" % (pending, len(queue.running)), "<= %d pending" % self.params["max_queue_pending"], "queue moves"
+            )
+
+    def check_models(self):
+        wanted = self.params["required_models"]
+        if not wanted:
+            self.add("models", "skip", message="no required_models given")
+            return
+        missing, listed = [], {}
+        for item in wanted:
+            folder, _slash, name = item.partition("/")
+            if folder not in listed:
+                listed[folder] = self.client.models(folder)
+            if listed[folder] is None or name not in listed[folder]:
+                missing.append(item)
+        if missing:
+            self.add(
+                "models",
+                "fail",
+                "missing: %s" % ", ".join(missing),
+                "all %d visible" % len(wanted),
+                "the server does not see %s" % ", ".join(missing),
+                "download the models",
+            )
+        else:
+            self.add("models", "pass", "%d visible" % len(wanted), "all %d visible" % len(wanted), "every required model is visible")
+
+    def check_custom_nodes(self):
+        wanted = self.params["required_node_classes"]
+        if not wanted:
+            self.add("custom_nodes", "skip", message="no required_node_classes given")
+            return
+        missing = [name for name in wanted if not self.client.object_info(name)]
+        if missing:
+            self.add(
+                "custom_nodes",
+                "fail",
+                "missing: %s" % ", ".join(missing),
+                "all %d loaded" % len(wanted),
+                "node classes not loaded (a custom node failed to import?): %s" % ", ".join(missing),
+                "read the server log for IMPORT FAILED",
+            )
+        else:
+            self.add("custom_nodes", "pass", "%d loaded" % len(wanted), "all %d loaded" % len(wanted), "every required node class is loaded")
+
+    def check_workflow(self):
+        workflow = self.params.get("workflow")
+        if workflow is None:
+            workflow = json.loads(json.dumps(SMOKE_WORKFLOW))
+            # a new colour each run: an identical prompt would be served from ComfyUI's cache, not run
+            workflow["1"]["inputs"]["color"] = random.randint(0, 0xFFFFFF)
+            workflow["2"]["inputs"]["filename_prefix"] = "comfyops-health/%s" % self.name
+        started = time.monotonic()
+        try:
+            prompt_id, _number, _errors = self.client.submit(workflow, client_id="comfyops-health")
+            entry = self.client.wait(prompt_id, self.params["workflow_timeout"])
+        except PromptRejected as exc:
+            self.add(
+                "workflow",
+                "fail",
+                exc.error.get("type"),
+                "success",
+                "the smoke workflow was rejected: %s" % exc,
+                "check the workflow against the server's nodes",
+            )
+            return
+        except ComfyUIError as exc:
+            self.add("workflow", "fail", "no answer", "success", "smoke workflow: %s" % exc, "restart the service")
+            return
+        seconds = time.monotonic() - started
+        self.metrics["workflow_seconds"] = seconds
+        if entry is None:
+            try:
+                self.client.interrupt(prompt_id)
+                self.client.delete_queued([prompt_id])
+            except ComfyUIError:
+                pass
+            self.add(
+                "workflow",
+                "fail",
+                "not done after %.0f s" % seconds,
+                "<= %.0f s" % self.params["workflow_timeout"],
+                "the smoke workflow did not finish",
+                "look for a stuck queue",
+            )
+            return
+        if entry.status != "success":
+            error = entry.error or {}
+            self.add(
+                "workflow",
+                "fail",
+                entry.status,
+                "success",
+                "smoke workflow %s in %s (%s): %s" % (entry.status, error.get("node_type"), error.get("node_id"), error.get("exception_message")),
+                "read the server log",
+            )
+            return
+        files = entry.files()
+        output_dir = self.params.get("output_dir")
+        if output_dir:
+            paths = [os.path.join(output_dir, f["subfolder"], f["filename"]) for f in files if f["type"] == "output"]
+            missing = [p for p in paths if not (os.path.isfile(p) and os.path.getsize(p) > 0)]
+            if not paths or missing:
+                self.add(
+                    "workflow",
+                    "fail",
+                    "missing output",
+                    "output files",
+                    "the smoke workflow succeeded but wrote no file: %s" % ", ".join(missing or ["none"]),
+                    "check the output directory",
+                )
+                return
+            if not self.params["keep_smoke_output"]:
+                for path in paths:
+                    os.unlink(path)
+        self.add(
+            "workflow",
+            "pass",
+            "%.2f s" % seconds,
+            "<= %.0f s" % self.params["workflow_timeout"],
+            "smoke workflow ran in %.2f s, %d file(s)" % (seconds, len(files)),
+        )
+
+    def check_gpu(self):
+        facts = self.gpu_facts
+        if facts is None or not facts["nvml_available"]:
+            reason = facts["reason"] if facts else "no GPU facts"
+            self.add("gpu", "fail" if self.params["require_gpu"] else "skip", "no NVML", "a GPU", "no GPU facts: %s" % reason, "install the NVIDIA driver")
+        else:
+            index = self.params.get("cuda_device") or 0
+            gpus = {g["index"]: g for g in facts["gpus"]}
+            gpu = gpus.get(index)
+            if gpu is None:
+                self.add("gpu", "fail", "GPU %d absent" % index, "GPU %d" % index, "GPU %d is not on this host" % index, "check cuda_device")
+            else:
+                self._judge_gpu(gpu)
+        if self.stats is not None:
+            floor = parse_size(self.params["min_vram_free"], "min_vram_free")
+            for device in self.stats.devices:
+                if device.type == "cuda" and device.vram_free is not None and device.vram_free < floor:
+                    self.add(
+                        "gpu:server",
+                        "warn",
+                        format_size(device.vram_free),
+                        ">= %s" % format_size(floor),
+                        "ComfyUI sees little free VRAM on %s" % device.name,
+                        "free VRAM (POST /free)",
+                    )
+
+    def _judge_gpu(self, gpu):
+        floor = parse_size(self.params["min_vram_free"], "min_vram_free")
+        self.metrics["vram_free"] = gpu["memory_free"]
+        self.metrics["gpu_temperature"] = gpu["temperature"]
+        problems, warnings = [], []
+        if (gpu["ecc_uncorrected_volatile"] or 0) > 0:
+            problems.append("%d uncorrected ECC errors" % gpu["ecc_uncorrected_volatile"])
+        if gpu["remapped_rows_failure"]:
+            problems.append("a row remap failed")
+        if gpu["temperature"] is not None and gpu["temperature"] > self.params["max_temperature"]:
+            problems.append("%d C" % gpu["temperature"])
+        if gpu["memory_free"] is not None and gpu["memory_free"] < floor:
+            warnings.append("%s VRAM free" % format_size(gpu["memory_free"]))
+        if gpu["throttle_harmful"]:
+            warnings.append("throttled: %s" % ", ".join(gpu["throttle_harmful"]))
+        if gpu["remapped_rows_pending"] or gpu["retired_pages_pending"]:
+            warnings.append("memory repairs pending a reset")
+        observed = "; ".join(problems + warnings) or "%s free, %s C" % (format_size(gpu["memory_free"]), gpu["temperature"])
+        status = "fail" if problems else "warn" if warnings else "pass"
+        self.add(
+            "gpu",
+            status,
+            observed,
+            "no ECC errors, <= %d C, >= %s free" % (self.params["max_temperature"], format_size(floor)),
+            "GPU %d %s: %s" % (gpu["index"], gpu["name"], observed),
+            "drain the host and reset or replace the GPU",
+        )
+
+    def check_system(self):
+        cores = os.cpu_count() or 1
+        load = os.getloadavg()[0] / cores
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            mem = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in handle}
+        available = mem.get("MemAvailable", 0)
+        self.metrics["mem_available"] = available
+        floor = parse_size(self.params["min_mem_available"], "min_mem_available")
+        problems = []
+        if load > self.params["max_load_per_core"]:
+            problems.append("load %.1f per core" % load)
+        if available < floor:
+            problems.append("%s memory available" % format_size(available))
+        disk_floor = parse_size(self.params["min_disk_free"], "min_disk_free")
+        for path in self.params["disk_paths"]:
+            free = shutil.disk_usage(path).free if os.path.exists(path) else 0
+            if free < disk_floor:
+                problems.append("%s free on %s" % (format_size(free), path))
+        observed = "; ".join(problems) or "load %.2f/core, %s available" % (load, format_size(available))
+        self.add(
+            "system",
+            "fail" if problems else "pass",
+            observed,
+            "load <= %.1f/core, >= %s memory, >= %s disk" % (self.params["max_load_per_core"], format_size(floor), format_size(disk_floor)),
+            observed,
+            "free memory or disk, or move load away",
+        )
+
+    def check_redis(self):
+        target = self.params.get("redis")
+        if not target:
+            self.add("redis", "skip", message="no redis given")
+            return
+        host, _colon, port = target.rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=self.params["timeout"]) as conn:
+                conn.sendall(b"PING\r\n")
+                answer = conn.recv(64)
+        except OSError as exc:
+            self.add("redis", "fail", str(exc), "+PONG", "Redis at %s does not answer: %s" % (target, exc), "start redis-server")
+            return
+        ok = answer.startswith(b"+PONG")
+        self.add(
+            "redis",
+            "pass" if ok else "fail",
+            answer.decode("ascii", "replace").strip(),
+            "+PONG",
+            "Redis at %s answers %s" % (target, answer[:20]),
+            "check Redis (auth?)",
+        )
+
+    def _ready(self, name, url):
+        if not url:
+            self.add(name, "skip", message="no %s url given" % name)
+            return
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + "/-/ready", timeout=self.params["timeout"]) as response:
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except OSError as exc:
+            self.add(name, "fail", str(exc), "200 from /-/ready", "%s does not answer: %s" % (name, exc), "start %s" % name)
+            return
+        self.add(name, "pass" if status == 200 else "fail", status, 200, "%s /-/ready answered %d" % (name, status), "look at %s's log" % name)
+
+    def check_prometheus(self):
+        self._ready("prometheus", self.params.get("prometheus_url"))
+
+    def check_alertmanager(self):
+        self._ready("alertmanager", self.params.get("alertmanager_url"))
+
+
+def percentile(values, fraction):
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def read_history(path):
+    records = []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    continue  # a torn line from an old crash: skip it, keep the rest
+    except FileNotFoundError:
+        pass
+    return records
+
+
+def trend(records):
+    streak = 0
+    for record in reversed(records):
+        if record.get("state") != "failed":
+            break
+        streak += 1
+    latencies = [r["api_latency"] for r in records if isinstance(r.get("api_latency"), (int, float))]
+    return {
+        "runs": len(records),
+        "failure_streak": streak,
+        "latency_p50": percentile(latencies, 0.5),
+        "latency_p95": percentile(latencies, 0.95),
+        "latency_max": max(latencies) if latencies else None,
+    }
+
+
+def metrics_text(instance, state, results, metrics, trend_info, now):
+    labels = 'instance="%s"' % instance.replace('"', "")
+    lines = [
+        "# HELP comfyui_health_state Overall health state of a ComfyUI instance (1 for the current state).",
+        "# TYPE comfyui_health_state gauge",
+    ]
+    for name in ("healthy", "degraded", "starting", "failed"):
+        lines.append('comfyui_health_state{%s,state="%s"} %d' % (labels, name, 1 if name == state else 0))
+    lines += ["# HELP comfyui_health_check_ok Whether a health check passed (skipped checks are absent).", "# TYPE comfyui_health_check_ok gauge"]
+    for item in results:
+        if item["status"] != "skip":
+            lines.append('comfyui_health_check_ok{%s,check="%s"} %d' % (labels, item["name"], 1 if item["status"] == "pass" else 0))
+    gauges = {
+        "api_latency_seconds": metrics.get("api_latency"),
+        "queue_pending": metrics.get("queue_pending"),
+        "queue_running_age_seconds": metrics.get("running_age"),
+        "workflow_seconds": metrics.get("workflow_seconds"),
+        "failure_streak": trend_info["failure_streak"],
+        "last_run_timestamp_seconds": now,
+    }
+    for name, value in gauges.items():
+        if value is not None:
+            lines += ["# TYPE comfyui_health_%s gauge" % name, "comfyui_health_%s{%s} %s" % (name, labels, repr(float(value)))]
+    return "\n".join(lines) + "\n"
+
+
+def run_health(instances, params, checks, history_dir=None, history_max=500, textfile_dir=None, gpu_facts=None, client_factory=None):
+    """Check every instance; return {"state", "instances": [...]} with each instance's checks and trend."""
+    merged = dict(DEFAULTS)
+    merged.update({k: v for k, v in params.items() if v is not None})
+    for key in ("min_vram_free", "min_mem_available", "min_disk_free"):
+        parse_size(merged[key], key)
+    if "gpu" in checks and gpu_facts is None:
+        gpu_facts = collect_gpus()
+        gpu_facts.pop("import_error", None)
+    reports = []
+    for instance in instances:
+        settings = dict(merged)
+        settings.update({k: v for k, v in instance.items() if k not in ("name", "url") and v is not None})
+        name = instance["name"]
+        history_path = os.path.join(history_dir, "%s.jsonl" % name) if history_dir else None
+        records = read_history(history_path) if history_path else []
+        client = client_factory(instance["url"], settings) if client_factory else None
+        health = InstanceHealth(name, instance["url"], settings, checks, gpu_facts, client, records[-1] if records else None)
+        state = health.run()
+        now = time.time()
+        record = {"time": round(now, 3), "state": state, "api_latency": health.metrics.get("api_latency"), "restarts": health.metrics.get("restarts")}
+        record["failed"] = [item["name"] for item in health.results if item["status"] == "fail"]
+        if history_path:
+            os.makedirs(history_dir, exist_ok=True)
+            append_bounded_lines(history_path, json.dumps(record, sort_keys=True), history_max)
+        trend_info = trend([*records, record])
+        if textfile_dir:
+            os.makedirs(textfile_dir, exist_ok=True)
+            atomic_write(
+                os.path.join(textfile_dir, "comfyui_health_%s.prom" % name), metrics_text(name, state, health.results, health.metrics, trend_info, now)
+            )
+        reports.append(
+            {
+                "name": name,
+                "url": instance["url"],
+                "state": state,
+                "checks": health.results,
+                "failed": record["failed"],
+                "metrics": health.metrics,
+                "trend": trend_info,
+                "comfyui_version": health.stats.comfyui_version if health.stats else None,
+            }
+        )
+    return {"state": worst_state([r["state"] for r in reports]), "instances": reports, "gpu": gpu_facts}
