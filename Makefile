@@ -61,6 +61,7 @@ ansible-lint: venv
 	$(BIN)/ansible-lint --profile production --offline
 
 unit: venv
+	@tests/testbed/ensure-packages.sh redis-server:redis-server
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 # ansible-test must run from inside an ansible_collections/<ns>/<name> tree:

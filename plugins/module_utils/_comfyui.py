@@ -294,13 +294,84 @@ class ComfyUIClient:
     def free(self, unload_models=True, free_memory=True):
         self.request("POST", "/free", {"unload_models": unload_models, "free_memory": free_memory})
 
-    def wait(self, prompt_id, timeout, poll=0.2, clock=time.monotonic):
-        """Poll history until the prompt finished; None when `timeout` seconds passed first."""
+    def wait(self, prompt_id, timeout, poll=0.5, clock=time.monotonic):
+        """Poll history until the prompt finished; None when `timeout` seconds passed first.
+
+        Polls start at 20 ms and double up to `poll` seconds: a quick prompt is seen quickly,
+        a long one is not polled hard.
+        """
         deadline = clock() + timeout
+        delay = 0.02
         while True:
             entry = self.history(prompt_id)
             if entry is not None:
                 return entry
             if clock() >= deadline:
                 return None
-            time.sleep(min(poll, max(0.0, deadline - clock())))
+            time.sleep(min(delay, max(0.0, deadline - clock())))
+            delay = min(poll, delay * 2)
+
+
+def apply_overrides(workflow, overrides):
+    """A copy of `workflow` with `overrides` ({node_id: {input: value}}) set; unknown nodes raise ComfyUIError."""
+    result = json.loads(json.dumps(workflow))
+    for key, inputs in (overrides or {}).items():
+        node_id = str(key)
+        if node_id not in result:
+            raise ComfyUIError("overrides: node %r is not in the workflow (nodes: %s)" % (node_id, ", ".join(sorted(result))))
+        if not isinstance(inputs, dict):
+            raise ComfyUIError("overrides.%s: expected a map of input names to values, got %r" % (node_id, inputs))
+        result[node_id].setdefault("inputs", {}).update(inputs)
+    return result
+
+
+def validate_workflow(client, workflow):
+    """Check a workflow against the server's node definitions without running it.
+
+    Returns (valid, error, node_errors) in ComfyUI's shapes (see _workflow.Validator).
+    """
+    from ansible_collections.comfyops.comfyui.plugins.module_utils._workflow import Validator  # pylint: disable=import-outside-toplevel
+
+    cache = {}
+
+    def info(class_type):
+        if class_type not in cache:
+            cache[class_type] = client.object_info(class_type).get(class_type)
+        return cache[class_type]
+
+    valid, error, _outputs, node_errors = Validator(info).validate_prompt(workflow)
+    return valid, error, node_errors
+
+
+def execute_workflow(client, workflow, timeout, on_timeout="interrupt", client_id="comfyops"):
+    """Submit a workflow and wait for it.
+
+    Returns a dict: prompt_id, status (success, error, interrupted, rejected or timeout), duration,
+    error, node_errors, files. On timeout with on_timeout='interrupt', the prompt is interrupted
+    if it runs, or removed from the queue if it waits.
+    """
+    started = time.monotonic()
+    outcome = {"prompt_id": None, "status": None, "duration": None, "error": None, "node_errors": {}, "files": []}
+    try:
+        prompt_id, _number, node_errors = client.submit(workflow, client_id=client_id)
+    except PromptRejected as exc:
+        outcome.update(status="rejected", error=exc.error, node_errors=exc.node_errors, duration=time.monotonic() - started)
+        return outcome
+    outcome.update(prompt_id=prompt_id, node_errors=node_errors)
+    entry = client.wait(prompt_id, timeout)
+    outcome["duration"] = time.monotonic() - started
+    if entry is None:
+        outcome["status"] = "timeout"
+        outcome["error"] = {"exception_type": "timeout", "exception_message": "not finished after %.1f s" % timeout}
+        if on_timeout == "interrupt":
+            running = [item.prompt_id for item in client.queue().running]
+            if prompt_id in running:
+                client.interrupt(prompt_id)
+            else:
+                client.delete_queued([prompt_id])
+            outcome["error"]["action"] = "interrupted" if prompt_id in running else "removed from the queue"
+        return outcome
+    outcome.update(status=entry.status, error=entry.error, files=entry.files())
+    if entry.duration is not None:
+        outcome["server_seconds"] = entry.duration
+    return outcome

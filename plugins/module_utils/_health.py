@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._checks import result
-from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import ComfyUIClient, ComfyUIError, PromptRejected
+from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import ComfyUIClient, ComfyUIError, execute_workflow
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import append_bounded_lines, atomic_write
 from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import collect as collect_gpus
 from ansible_collections.comfyops.comfyui.plugins.module_utils._units import format_size, parse_size
@@ -311,52 +311,31 @@ class InstanceHealth:
             # a new colour each run: an identical prompt would be served from ComfyUI's cache, not run
             workflow["1"]["inputs"]["color"] = random.randint(0, 0xFFFFFF)
             workflow["2"]["inputs"]["filename_prefix"] = "comfyops-health/%s" % self.name
-        started = time.monotonic()
         try:
-            prompt_id, _number, _errors = self.client.submit(workflow, client_id="comfyops-health")
-            entry = self.client.wait(prompt_id, self.params["workflow_timeout"])
-        except PromptRejected as exc:
-            self.add(
-                "workflow",
-                "fail",
-                exc.error.get("type"),
-                "success",
-                "the smoke workflow was rejected: %s" % exc,
-                "check the workflow against the server's nodes",
-            )
-            return
+            outcome = execute_workflow(self.client, workflow, self.params["workflow_timeout"], "interrupt", "comfyops-health")
         except ComfyUIError as exc:
             self.add("workflow", "fail", "no answer", "success", "smoke workflow: %s" % exc, "restart the service")
             return
-        seconds = time.monotonic() - started
+        seconds = outcome["duration"]
         self.metrics["workflow_seconds"] = seconds
-        if entry is None:
-            try:
-                self.client.interrupt(prompt_id)
-                self.client.delete_queued([prompt_id])
-            except ComfyUIError:
-                pass
+        if outcome["status"] != "success":
+            error = outcome["error"] or {}
+            detail = "%s (%s %s): %s" % (
+                outcome["status"],
+                error.get("node_type") or error.get("type", ""),
+                error.get("node_id") or "",
+                error.get("exception_message") or error.get("message"),
+            )
             self.add(
                 "workflow",
                 "fail",
-                "not done after %.0f s" % seconds,
-                "<= %.0f s" % self.params["workflow_timeout"],
-                "the smoke workflow did not finish",
-                "look for a stuck queue",
+                outcome["status"],
+                "success within %.0f s" % self.params["workflow_timeout"],
+                "smoke workflow %s" % detail,
+                "read the server log; look for a stuck queue",
             )
             return
-        if entry.status != "success":
-            error = entry.error or {}
-            self.add(
-                "workflow",
-                "fail",
-                entry.status,
-                "success",
-                "smoke workflow %s in %s (%s): %s" % (entry.status, error.get("node_type"), error.get("node_id"), error.get("exception_message")),
-                "read the server log",
-            )
-            return
-        files = entry.files()
+        files = outcome["files"]
         output_dir = self.params.get("output_dir")
         if output_dir:
             paths = [os.path.join(output_dir, f["subfolder"], f["filename"]) for f in files if f["type"] == "output"]
