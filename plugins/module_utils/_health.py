@@ -572,10 +572,12 @@ def run_health(instances, params, checks, history_dir=None, history_max=500, tex
         now = time.time()
         record = {"time": round(now, 3), "state": state, "api_latency": health.metrics.get("api_latency"), "restarts": health.metrics.get("restarts")}
         record["failed"] = [item["name"] for item in health.results if item["status"] == "fail"]
+        kept = [*records, record]
         if history_path:
             os.makedirs(history_dir, exist_ok=True)
             append_bounded_lines(history_path, json.dumps(record, sort_keys=True), history_max)
-        trend_info = trend([*records, record])
+            kept = kept[-history_max:]
+        trend_info = trend(kept)
         if textfile_dir:
             os.makedirs(textfile_dir, exist_ok=True)
             atomic_write(

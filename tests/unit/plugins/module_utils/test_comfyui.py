@@ -36,12 +36,12 @@ def test_parse_queue_recordings():
 
 
 def test_parse_history_recordings():
-    (pid, data), = recorded("history_ok.json").items()
+    ((pid, data),) = recorded("history_ok.json").items()
     ok = _comfyui.parse_history_entry(pid, data)
     assert ok.status == "success" and ok.completed and ok.error is None
     assert ok.files() == [{"node": "2", "filename": "healthcheck_00001_.png", "subfolder": "", "type": "output"}]
     assert ok.duration == pytest.approx(0.003, abs=1e-6)
-    (pid, data), = recorded("history_interrupted.json").items()
+    ((pid, data),) = recorded("history_interrupted.json").items()
     interrupted = _comfyui.parse_history_entry(pid, data)
     assert interrupted.status == "interrupted" and not interrupted.completed
     assert interrupted.error["node_id"] == "3" and interrupted.error["node_type"] == "PreviewImage"
