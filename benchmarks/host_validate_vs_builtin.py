@@ -10,30 +10,13 @@ tasks alone (between two timestamps taken by the play), median of RUNS runs each
 
 from __future__ import annotations
 
-import os
 import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-STAMP = "{{ lookup('ansible.builtin.pipe', 'date +%s.%N') }}"
-HEAD = f"""- hosts: localhost
-  gather_facts: false
-  tasks:
-    - ansible.builtin.set_fact:
-        t0: "{STAMP}"
-"""
-TAIL = f"""    - ansible.builtin.set_fact:
-        t1: "{STAMP}"
-    - ansible.builtin.debug:
-        msg: "TASKS_SECONDS={{{{ t1 | float - t0 | float }}}}"
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _playbook_timer import medians, playbook, run
 
 OURS = """    - comfyops.comfyui.host_validate:
         checks: [cpu_cores, ram, disk, ports, endpoints, dns, service_manager, clock, open_files, paths, gpu_count, driver_version]
@@ -119,23 +102,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run(playbook: Path) -> tuple[float, float]:
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"), ANSIBLE_NOCOLOR="1")
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"{playbook.name} failed:\n{proc.stdout[-3000:]}")
-    tasks = float(proc.stdout.split("TASKS_SECONDS=")[1].split()[0].strip("'\""))
-    return wall, tasks
-
-
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     listeners = []
@@ -147,15 +113,15 @@ def main() -> None:
     values = {"free1": free_port(), "free2": free_port(), "up1": listeners[0].getsockname()[1], "up2": listeners[1].getsockname()[1]}
     with tempfile.TemporaryDirectory() as tmp:
         ours, builtin = Path(tmp, "ours.yml"), Path(tmp, "builtin.yml")
-        ours.write_text(HEAD + OURS.format(**values) + TAIL)
-        builtin.write_text(HEAD + BUILTIN.format(**values) + TAIL)
+        ours.write_text(playbook(OURS.format(**values)))
+        builtin.write_text(playbook(BUILTIN.format(**values)))
         results = {"ours": [], "builtin": []}
         for _run in range(runs):
             results["ours"].append(run(ours))
             results["builtin"].append(run(builtin))
     for sock in listeners:
         sock.close()
-    med = {name: (statistics.median(w for w, _t in rows), statistics.median(t for _w, t in rows)) for name, rows in results.items()}
+    med = {name: medians(rows) for name, rows in results.items()}
     print(f"14 checks on localhost, median of {runs} runs (wall = whole ansible-playbook process; tasks = between two timestamps)")
     print(f"one host_validate task:      wall {med['ours'][0]:.2f} s, tasks {med['ours'][1]:.2f} s")
     print(f"16 builtin tasks (+assert):  wall {med['builtin'][0]:.2f} s, tasks {med['builtin'][1]:.2f} s")

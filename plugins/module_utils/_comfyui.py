@@ -9,12 +9,11 @@ keys and of missing optional ones.
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 
 
@@ -186,6 +185,27 @@ def parse_history_entry(prompt_id, entry):
     )
 
 
+def http_request(method, url, data=None, headers=None, timeout=10.0):
+    """(status, body bytes) of one HTTP request, with http.client: no proxy from the environment
+    (ComfyUI listens on loopback), one timeout for connect and read; failures raise ComfyUIUnavailable."""
+    parts = urllib.parse.urlsplit(url)
+    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request(method, target, body=data, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    except (socket.timeout, TimeoutError) as exc:
+        raise ComfyUIUnavailable("%s %s: no answer within %.1f s" % (method, url, timeout), timed_out=True) from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise ComfyUIUnavailable("%s %s: %s" % (method, url, exc)) from exc
+    finally:
+        connection.close()
+
+
 class ComfyUIClient:
     """A client for one ComfyUI instance, such as ``http://127.0.0.1:8188``."""
 
@@ -205,20 +225,7 @@ class ComfyUIClient:
         headers = dict(self.headers)
         if data is not None:
             headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-        except (socket.timeout, TimeoutError) as exc:
-            raise ComfyUIUnavailable("%s %s%s: no answer within %.1f s" % (method, self.url, path, timeout or self.timeout), timed_out=True) from exc
-        except urllib.error.URLError as exc:
-            reason = exc.reason
-            timed_out = isinstance(reason, (socket.timeout, TimeoutError))
-            raise ComfyUIUnavailable("%s %s%s: %s" % (method, self.url, path, reason), timed_out=timed_out) from exc
-        except (ConnectionError, OSError) as exc:
-            raise ComfyUIUnavailable("%s %s%s: %s" % (method, self.url, path, exc)) from exc
+        return http_request(method, self.url + path, data, headers, timeout or self.timeout)
 
     def request(self, method, path, body=None, expect=(200,), timeout=None):
         """(status, parsed JSON or None); GETs are retried on connection errors, POSTs never."""

@@ -15,11 +15,9 @@ import shutil
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._checks import result
-from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import ComfyUIClient, ComfyUIError, execute_workflow
+from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import ComfyUIClient, ComfyUIError, execute_workflow, http_request
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import append_bounded_lines, atomic_write
 from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import collect as collect_gpus
 from ansible_collections.comfyops.comfyui.plugins.module_utils._units import format_size, parse_size
@@ -471,11 +469,8 @@ class InstanceHealth:
             self.add(name, "skip", message="no %s url given" % name)
             return
         try:
-            with urllib.request.urlopen(url.rstrip("/") + "/-/ready", timeout=self.params["timeout"]) as response:
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-        except OSError as exc:
+            status, _body = http_request("GET", url.rstrip("/") + "/-/ready", timeout=self.params["timeout"])
+        except ComfyUIError as exc:
             self.add(name, "fail", str(exc), "200 from /-/ready", "%s does not answer: %s" % (name, exc), "start %s" % name)
             return
         self.add(name, "pass" if status == 200 else "fail", status, 200, "%s /-/ready answered %d" % (name, status), "look at %s's log" % name)
