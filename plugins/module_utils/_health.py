@@ -314,7 +314,7 @@ class InstanceHealth:
         except ComfyUIError as exc:
             self.add("workflow", "fail", "no answer", "success", "smoke workflow: %s" % exc, "restart the service")
             return
-        seconds = outcome["duration"]
+        seconds = outcome["duration"] or 0.0
         self.metrics["workflow_seconds"] = seconds
         if outcome["status"] != "success":
             error = outcome["error"] or {}

@@ -69,7 +69,7 @@ options:
   max_temperature: {description: GPU temperature in Celsius above this fails., type: int, default: 85}
   max_load_per_core: {description: One-minute load per core above this fails V(system)., type: float, default: 4}
   min_mem_available: {description: Available memory below this fails V(system) (a size)., type: str, default: 1GiB}
-  disk_paths: {description: Paths whose free space V(system) checks (data, models, outputs)., type: list, elements: path, default: []}
+  disk_paths: {description: "Paths whose free space V(system) checks (data, models, outputs).", type: list, elements: path, default: []}
   min_disk_free: {description: Free space each of O(disk_paths) needs (a size)., type: str, default: 10GiB}
   service_manager:
     description: How the instance runs, for V(service) and for telling V(starting) from V(failed).
@@ -83,7 +83,7 @@ options:
   startup_budget: {description: Seconds after the process started during which a failing API is V(starting)., type: float, default: 120}
   workflow: {description: An API-format workflow for V(workflow); the recorded 64x64 smoke workflow by default., type: dict}
   workflow_timeout: {description: Seconds the smoke workflow may take., type: float, default: 60}
-  output_dir: {description: The output directory of the instance given by O(url), to check the smoke output exists., type: path}
+  output_dir: {description: "The output directory of the instance given by O(url), to check the smoke output exists.", type: path}
   keep_smoke_output: {description: Keep the smoke workflow's output files., type: bool, default: false}
   redis: {description: "C(host:port) of a Redis to PING.", type: str}
   prometheus_url: {description: Prometheus base URL whose C(/-/ready) must answer 200., type: str}

@@ -31,7 +31,7 @@ options:
     description: A JSON file on the host with the workflow.
     type: path
   overrides:
-    description: Inputs to set before submitting, as C({node_id: {input_name: value}}).
+    description: "Inputs to set before submitting, as C({node_id: {input_name: value}})."
     type: dict
     default: {}
   wait:

@@ -181,7 +181,10 @@ def test_restart_loop_seen_against_history(simulator, monkeypatch, tmp_path):
     counts = iter([3, 9, 9])
     monkeypatch.setattr(_health, "process_info", lambda params: _health.ProcessInfo(True, 50.0, next(counts), "comfyui.service (active/running)"))
     params = {"service_manager": "systemd", "unit": "comfyui.service"}
-    run = lambda: _health.run_health([{"name": "main", "url": simulator.url}], params, ["service"], history_dir=str(tmp_path))  # noqa: E731
+
+    def run():
+        return _health.run_health([{"name": "main", "url": simulator.url}], params, ["service"], history_dir=str(tmp_path))
+
     assert by_name(run())["service"]["status"] == "pass"
     looping = by_name(run())["service"]
     assert looping["status"] == "fail" and looping["observed"] == "6 restarts since the last check"
