@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# validate.yml on 1 host and on 8 hosts: both wall times (median of RUNS) and the ratio.
+# validate.yml and health.yml on 1 host and on 8 hosts: wall times (median of RUNS) and ratios.
 # Hosts are real systemd containers from the test-host image (tests/testbed), reached over
-# `docker exec`, with no network. They are removed at the end.
-#   benchmarks/validate_fleet.sh [RUNS]
+# `docker exec`, with no network; each runs the ComfyUI API simulator as comfyui.service for
+# health.yml. They are removed at the end.
+#   benchmarks/fleet_playbooks.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -30,30 +31,42 @@ for i in $(seq 1 8); do
     --tmpfs /run --tmpfs /run/lock --tmpfs /tmp --network none "$image" /sbin/init >/dev/null
   echo "    $name: {}" >> "$work/hosts.yml"
 done
+tar -C comfyui-simulator -czhf "$work/sim.tgz" --exclude=./output --exclude=./temp --exclude=__pycache__ --exclude=./tools .
+unit='[Service]
+ExecStart=/usr/bin/python3 /opt/comfyui/main.py --cpu --listen 127.0.0.1 --port 8188 --base-directory /var/lib/comfyui
+[Install]
+WantedBy=multi-user.target'
 for name in "${names[@]}"; do
   for _ in $(seq 1 60); do
     state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
     [[ $state == running || $state == degraded ]] && break
     sleep 0.5
   done
+  docker exec "$name" mkdir -p /opt/comfyui
+  docker cp -q "$work/sim.tgz" "$name:/opt/comfyui/sim.tgz"
+  docker exec "$name" tar -C /opt/comfyui -xzf /opt/comfyui/sim.tgz
+  docker exec "$name" sh -c "printf '%s\n' '$unit' > /etc/systemd/system/comfyui.service && systemctl daemon-reload && systemctl start comfyui"
 done
 
-measure() {  # $1 = --limit pattern
+measure() {  # $1 = playbook, $2 = --limit pattern
   local times=()
   for _ in $(seq 1 "$runs"); do
     local start end
     start=$(date +%s.%N)
-    .venv/bin/ansible-playbook -i "$work/hosts.yml" playbooks/validate.yml --limit "$1" \
-      -e comfyui_validate_report_dir="$work/reports" >"$work/last.log" 2>&1 || { tail -30 "$work/last.log"; exit 1; }
+    .venv/bin/ansible-playbook -i "$work/hosts.yml" "playbooks/$1" --limit "$2" \
+      -e comfyui_validate_report_dir="$work/reports" -e comfyui_health_report_dir="$work/reports" \
+      >"$work/last.log" 2>&1 || { tail -30 "$work/last.log" >&2; exit 1; }
     end=$(date +%s.%N)
     times+=("$(echo "$end - $start" | bc)")
   done
   printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
-one=$(measure comfyops-bench-01) || exit 1
-eight=$(measure "comfyops-bench-*") || exit 1
-echo "validate.yml, median of $runs runs, hosts over docker exec:"
-echo "1 host:  ${one} s"
-echo "8 hosts: ${eight} s"
-echo "ratio 8 hosts / 1 host: $(echo "scale=2; $eight / $one" | bc)x (8x hosts)"
+for book in validate.yml health.yml; do
+  one=$(measure "$book" comfyops-bench-01) || exit 1
+  eight=$(measure "$book" "comfyops-bench-*") || exit 1
+  echo "$book, median of $runs runs, hosts over docker exec:"
+  echo "  1 host:  ${one} s"
+  echo "  8 hosts: ${eight} s"
+  echo "  ratio 8 hosts / 1 host: $(echo "scale=2; $eight / $one" | bc)x (8x hosts)"
+done
