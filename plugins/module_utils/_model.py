@@ -1,0 +1,271 @@
+# Copyright (c) comfyops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Checksum-verified model files: download (resumable), verify, quarantine, digest cache, manifest.
+
+Plain Python, no Ansible. A model lands as ``<models_dir>/<folder>/<name>`` only once its size and
+SHA-256 match; until then it lives in ``<name>.partial`` beside it (a rerun resumes it with an
+HTTP Range request). A file whose digest does not match is moved to ``<models_dir>/.quarantine/``.
+Digests of files already verified are cached by (size, mtime, inode), so an unchanged 10 GB file
+is not read again on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import time
+import urllib.parse
+
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import atomic_write
+
+CHUNK = 4 * 1024 * 1024
+CACHE_NAME = ".comfyops-digests.json"
+MANIFEST_NAME = "manifest.json"
+QUARANTINE = ".quarantine"
+
+
+class ModelError(Exception):
+    """What went wrong, with the model's name; never carries a secret."""
+
+
+def redact(url):
+    """A URL safe for messages: no user info, no query string (tokens live there)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += ":%d" % parts.port
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def sha256_file(path, offset_hash=None):
+    digest = offset_hash or hashlib.sha256()
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(CHUNK)
+            if not block:
+                break
+            digest.update(block)
+    return digest
+
+
+class DigestCache:
+    """(size, mtime_ns, inode) -> sha256 for the files of one models directory."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            with open(path, encoding="utf-8") as handle:
+                self.entries = json.load(handle)
+        except (FileNotFoundError, ValueError):
+            self.entries = {}
+        self.dirty = False
+
+    @staticmethod
+    def key(stat):
+        return "%d:%d:%d" % (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+    def lookup(self, relative, stat):
+        entry = self.entries.get(relative)
+        return entry["sha256"] if entry and entry.get("key") == self.key(stat) else None
+
+    def store(self, relative, stat, digest):
+        self.entries[relative] = {"key": self.key(stat), "sha256": digest}
+        self.dirty = True
+
+    def save(self):
+        if self.dirty:
+            atomic_write(self.path, json.dumps(self.entries, indent=1, sort_keys=True) + "\n")
+            self.dirty = False
+
+
+def _open_source(url, headers, timeout, offset, redirects=5):
+    """(response-like, total size or None, resumed) for http(s) URLs, following redirects."""
+    for _hop in range(redirects + 1):
+        parts = urllib.parse.urlsplit(url)
+        connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        request_headers = dict(headers)
+        if offset:
+            request_headers["Range"] = "bytes=%d-" % offset
+        try:
+            connection.request("GET", target, headers=request_headers)
+            response = connection.getresponse()
+        except OSError as exc:
+            connection.close()
+            raise ModelError("cannot reach %s: %s" % (redact(url), exc)) from None
+        if response.status in (301, 302, 303, 307, 308) and response.getheader("Location"):
+            location = urllib.parse.urljoin(url, response.getheader("Location"))
+            connection.close()
+            if urllib.parse.urlsplit(location).netloc != parts.netloc:
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}  # never hand a token to another host
+            url = location
+            continue
+        if response.status == 206 and offset:
+            total = response.getheader("Content-Range", "").rpartition("/")[2]
+            return connection, response, int(total) if total.isdigit() else None, True
+        if response.status == 200:
+            length = response.getheader("Content-Length")
+            return connection, response, int(length) if length and length.isdigit() else None, False
+        if response.status == 416 and offset:
+            connection.close()
+            return None, None, offset, True  # the partial file is already whole
+        body = response.read(200).decode("utf-8", "replace")
+        connection.close()
+        raise ModelError("%s answered %d %s: %s" % (redact(url), response.status, response.reason, body.strip()[:120]))
+    raise ModelError("%s: more than %d redirects" % (redact(url), redirects))
+
+
+def _download(url, partial, headers, timeout):
+    """Fill `partial` from `url`, resuming what is there; return (bytes fetched, resumed)."""
+    offset = os.path.getsize(partial) if os.path.exists(partial) else 0
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "file":
+        source = urllib.parse.unquote(parts.path)
+        if not os.path.isfile(source):
+            raise ModelError("%s does not exist" % source)
+        with open(source, "rb") as src, open(partial, "ab") as dst:
+            src.seek(offset)
+            shutil.copyfileobj(src, dst, CHUNK)
+            dst.flush()
+            os.fsync(dst.fileno())
+        return os.path.getsize(partial) - offset, offset > 0
+    if parts.scheme not in ("http", "https"):
+        raise ModelError("unsupported URL scheme %r (http, https or file)" % parts.scheme)
+    connection, response, _total, resumed = _open_source(url, headers, timeout, offset)
+    if response is None:
+        return 0, True
+    fetched = 0
+    try:
+        with open(partial, "ab" if resumed else "wb") as dst:
+            while True:
+                block = response.read(CHUNK)
+                if not block:
+                    break
+                dst.write(block)
+                fetched += len(block)
+            dst.flush()
+            os.fsync(dst.fileno())
+        if response.length:  # the server promised more than it sent
+            raise ModelError("download from %s broke off after %d bytes, %d short (rerun to resume)" % (redact(url), fetched, response.length))
+    except (OSError, http.client.HTTPException) as exc:
+        raise ModelError("download from %s broke off after %d bytes: %s (rerun to resume)" % (redact(url), fetched, exc)) from None
+    finally:
+        connection.close()
+    return fetched, resumed
+
+
+def ensure_model(models_dir, folder, name, url, sha256=None, size=None, headers=None, timeout=60.0, require_sha256=True, check_mode=False):
+    """Make `<models_dir>/<folder>/<name>` exist with this digest; return what was done."""
+    if "/" in folder or folder in ("", ".", ".."):
+        raise ModelError("folder %r must be one model folder name such as 'checkpoints'" % folder)
+    if name.startswith("/") or ".." in name.split("/"):
+        raise ModelError("name %r must stay inside the model folder" % name)
+    if sha256:
+        sha256 = sha256.lower()
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ModelError("%s/%s: sha256 must be 64 hex digits" % (folder, name))
+    elif require_sha256:
+        raise ModelError("%s/%s: a sha256 is required (set require_sha256=false to skip the check outside production)" % (folder, name))
+    relative = "%s/%s" % (folder, name)
+    dest = os.path.join(models_dir, folder, name)
+    cache = DigestCache(os.path.join(models_dir, CACHE_NAME))
+    result = {
+        "path": dest,
+        "folder": folder,
+        "name": name,
+        "changed": False,
+        "action": None,
+        "sha256": None,
+        "size": None,
+        "downloaded_bytes": 0,
+        "seconds": 0.0,
+        "rate_mb_s": None,
+        "digest_cached": False,
+        "resumed": False,
+    }
+    started = time.monotonic()
+    if os.path.isfile(dest):
+        stat = os.stat(dest)
+        digest = cache.lookup(relative, stat)
+        result["digest_cached"] = digest is not None
+        if digest is None:
+            digest = sha256_file(dest).hexdigest()
+        good = (sha256 is None or digest == sha256) and (size is None or stat.st_size == size)
+        if good:
+            if not result["digest_cached"]:
+                cache.store(relative, stat, digest)
+                cache.save()
+            result.update(action="verified", sha256=digest, size=stat.st_size, seconds=time.monotonic() - started)
+            return result
+        if check_mode:
+            result.update(changed=True, action="would quarantine and download")
+            return result
+        quarantine(models_dir, dest, "present file has sha256 %s, expected %s" % (digest, sha256))
+    if check_mode:
+        result.update(changed=True, action="would download")
+        return result
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    partial = dest + ".partial"
+    fetched, resumed = _download(url, partial, dict(headers or {}), timeout)
+    stat = os.stat(partial)
+    if size is not None and stat.st_size != size:
+        bad = quarantine(models_dir, partial, "size %d, expected %d" % (stat.st_size, size))
+        raise ModelError("%s: downloaded %d bytes, expected %d; quarantined as %s" % (relative, stat.st_size, size, bad))
+    digest = sha256_file(partial).hexdigest()
+    if sha256 is not None and digest != sha256:
+        bad = quarantine(models_dir, partial, "sha256 %s, expected %s" % (digest, sha256))
+        raise ModelError("%s: sha256 %s does not match the expected %s; quarantined as %s" % (relative, digest, sha256, bad))
+    os.replace(partial, dest)
+    stat = os.stat(dest)
+    cache.store(relative, stat, digest)
+    cache.save()
+    update_manifest(models_dir, {"folder": folder, "name": name, "size": stat.st_size, "sha256": digest, "source": redact(url)})
+    seconds = time.monotonic() - started
+    result.update(
+        changed=True,
+        action="downloaded",
+        sha256=digest,
+        size=stat.st_size,
+        downloaded_bytes=fetched,
+        resumed=resumed,
+        seconds=seconds,
+        rate_mb_s=round(fetched / seconds / 1e6, 1) if seconds > 0 else None,
+    )
+    return result
+
+
+def quarantine(models_dir, path, reason):
+    """Move a bad file aside (never delete it) with a note of why; return its new path."""
+    folder = os.path.join(models_dir, QUARANTINE)
+    os.makedirs(folder, exist_ok=True)
+    target = os.path.join(folder, "%s.%d" % (os.path.basename(path), int(time.time() * 1000)))
+    os.replace(path, target)
+    atomic_write(target + ".why", reason + "\n")
+    return target
+
+
+def update_manifest(models_dir, entry):
+    """Record one model (folder, name, size, sha256, source) in <models_dir>/manifest.json, atomically."""
+    path = os.path.join(models_dir, MANIFEST_NAME)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            manifest = json.load(handle)
+    except (FileNotFoundError, ValueError):
+        manifest = {"models": []}
+    models = [m for m in manifest.get("models", []) if (m.get("folder"), m.get("name")) != (entry["folder"], entry["name"])]
+    models.append(entry)
+    manifest["models"] = sorted(models, key=lambda m: (m["folder"], m["name"]))
+    atomic_write(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def manifest_digest(models_dir):
+    """SHA-256 of the manifest's content, for release metadata (None without a manifest)."""
+    path = os.path.join(models_dir, MANIFEST_NAME)
+    if not os.path.exists(path):
+        return None
+    return sha256_file(path).hexdigest()

@@ -1,0 +1,126 @@
+"""Release directories: create, activate, rollback by the link, clean, lock; check mode changes nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from ansible_collections.comfyops.comfyui.plugins.module_utils._release import ReleaseError, Releases
+
+
+def ready(releases, *ids):
+    for release_id in ids:
+        releases.create(release_id, {"comfyui_ref": release_id})
+        releases.mark(release_id, "ready")
+
+
+def test_create_is_building_until_ready_and_idempotent(tmp_path):
+    releases = Releases(tmp_path)
+    changed, meta = releases.create("a", {"comfyui_ref": "v0.8.0"})
+    assert changed and meta["state"] == "building" and meta["created"]
+    assert (tmp_path / "shared" / "models").is_dir()
+    assert releases.create("a", {})[0] is False
+    with pytest.raises(ReleaseError, match="not ready"):
+        releases.activate("a")
+    assert releases.mark("a", "ready")[0] and not releases.mark("a", "ready")[0]
+
+
+def test_activate_switches_the_link_and_remembers_the_previous(tmp_path):
+    releases = Releases(tmp_path)
+    ready(releases, "a", "b")
+    assert releases.activate("a") == (True, None)
+    assert os.readlink(tmp_path / "current") == "releases/a"
+    assert releases.activate("a") == (False, "a")
+    assert releases.activate("b", deployed_by="ops") == (True, "a")
+    assert (releases.current(), releases.previous()) == ("b", "a")
+    assert releases.metadata("a")["state"] == "ready" and releases.metadata("b")["state"] == "active"
+    assert releases.metadata("b")["deployed_by"] == "ops"
+
+
+def test_rollback_reads_the_link_not_modification_times(tmp_path):
+    releases = Releases(tmp_path)
+    ready(releases, "a", "b", "c")
+    releases.activate("a")
+    releases.activate("b")
+    # c is the newest directory, but it was never active: the rollback target is a
+    os.utime(releases.path("c"), (2e9, 2e9))
+    assert releases.rollback() == (True, "b", "a")
+    assert (releases.current(), releases.previous()) == ("a", "b")
+    assert releases.metadata("b")["state"] == "rolled_back"
+    assert releases.rollback(to="c") == (True, "a", "c")
+
+
+def test_rollback_without_previous_changes_nothing(tmp_path):
+    releases = Releases(tmp_path)
+    ready(releases, "a")
+    releases.activate("a")
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(ReleaseError, match="no previous release"):
+        releases.rollback()
+    assert sorted(os.listdir(tmp_path)) == before and releases.current() == "a"
+
+
+def test_rollback_refuses_unfinished_target(tmp_path):
+    releases = Releases(tmp_path)
+    ready(releases, "a")
+    releases.create("broken", {})
+    releases.activate("a")
+    with pytest.raises(ReleaseError, match="building"):
+        releases.rollback(to="broken")
+    with pytest.raises(ReleaseError, match="does not exist"):
+        releases.rollback(to="nope")
+
+
+def test_check_mode_plans_without_changing(tmp_path):
+    releases = Releases(tmp_path)
+    ready(releases, "a", "b")
+    releases.activate("a")
+    assert releases.activate("b", check_mode=True) == (True, "a")
+    assert releases.current() == "a" and releases.previous() is None
+    assert releases.create("c", {}, check_mode=True)[0] and not releases.path("c").startswith("x") and not os.path.exists(releases.path("c"))
+
+
+def test_clean_keeps_active_and_target_and_drops_unfinished_first(tmp_path):
+    releases = Releases(tmp_path)
+    ready(releases, "r1", "r2", "r3", "r4")
+    releases.create("r5-building", {})
+    releases.activate("r1")
+    releases.activate("r2")
+    assert releases.clean(keep=3, check_mode=True) == ["r5-building", "r3"]
+    assert len(releases.list()) == 5
+    assert releases.clean(keep=3) == ["r5-building", "r3"]
+    assert [m["id"] for m in releases.list()] == ["r1", "r2", "r4"]
+    assert releases.clean(keep=1) == ["r4"], "the active release and the rollback target stay"
+    with pytest.raises(ReleaseError, match="never removed"):
+        releases.remove("r1")
+
+
+def test_bad_ids_refused(tmp_path):
+    with pytest.raises(ReleaseError, match="release id"):
+        Releases(tmp_path).create("../escape", {})
+
+
+HOLD = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from ansible_collections.comfyops.comfyui.plugins.module_utils._release import Releases
+with Releases(sys.argv[1]).lock():
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def test_lock_is_exclusive_and_a_dead_holder_frees_it(tmp_path):
+    collections = next(p for p in sys.path if p.endswith("build/collections"))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path), collections, "30"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    releases = Releases(tmp_path)
+    with pytest.raises(ReleaseError, match="pid %d" % holder.pid):
+        with releases.lock():
+            pass
+    holder.kill()
+    holder.wait()
+    with releases.lock():
+        assert (tmp_path / "state" / "release.lock").read_text() == str(os.getpid())
