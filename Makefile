@@ -6,6 +6,8 @@
 #   make build     ansible-galaxy collection build + install into a scratch path + FQCN smoke
 #   make molecule  every molecule scenario on real systemd test hosts (Docker)
 #   make molecule SCENARIO=testbed   one scenario
+#   make demo      deploy the ComfyUI API simulator to this machine through deploy.yml (CPU, no systemd)
+#   make demo-clean  stop it and remove ./demo
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -28,7 +30,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
-.PHONY: help venv link test lint ruff ansible-lint unit sanity build molecule clean
+.PHONY: help venv link test lint ruff ansible-lint unit sanity build molecule demo demo-clean clean
 
 help:
 	@sed -n '1,10p' Makefile | sed 's/^# \{0,1\}//'
@@ -97,6 +99,20 @@ molecule: venv
 	else \
 	  $(BIN)/molecule test --all; \
 	fi
+
+DEMO := $(CURDIR)/demo
+demo: venv
+	@comfyui-simulator/tools/make-git-repo.sh $(DEMO)/ComfyUI >/dev/null
+	COMFYOPS_DEMO_ROOT=$(DEMO) $(BIN)/ansible-playbook -i inventories/demo playbooks/deploy.yml
+	@COMFYOPS_DEMO_ROOT=$(DEMO) $(BIN)/ansible-playbook -i inventories/demo playbooks/health.yml \
+	  -e comfyui_health_report_dir=$(DEMO)/reports -e '{"comfyui_health_options": {"service_manager": "standalone"}}' \
+	  -e '{"comfyui_health_instances": [{"name": "default", "url": "http://127.0.0.1:8188", "pidfile": "$(DEMO)/srv/run/default.pid", "output_dir": "$(DEMO)/srv/shared/output"}]}' >$(DEMO)/health.log
+	@echo "ComfyUI (the comfyops API simulator) serves at http://127.0.0.1:8188 from $(DEMO)/srv/current"
+	@sed -n '3,$$p' $(DEMO)/reports/health.md
+
+demo-clean: venv
+	@if [ -d $(DEMO)/srv ]; then COMFYOPS_DEMO_ROOT=$(DEMO) $(BIN)/ansible-playbook -i inventories/demo playbooks/shutdown.yml; fi
+	rm -rf $(DEMO)
 
 clean:
 	rm -rf build .cache .pytest_cache .ruff_cache

@@ -52,6 +52,11 @@ options:
     description: With V(active), switch to a release that is still V(building) or V(failed).
     type: bool
     default: false
+  rollback_mark:
+    description: With V(rollback), the state the release rolled back from gets (V(failed) when a deploy gate failed).
+    type: str
+    choices: [rolled_back, failed]
+    default: rolled_back
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -115,6 +120,7 @@ def main():
             "deployed_by": {"type": "str"},
             "keep": {"type": "int", "default": 5},
             "force": {"type": "bool", "default": False},
+            "rollback_mark": {"type": "str", "choices": ["rolled_back", "failed"], "default": "rolled_back"},
         },
         required_if=[("state", state, ("id",)) for state in ("present", "ready", "failed", "active", "absent")],
         supports_check_mode=True,
@@ -156,7 +162,7 @@ def apply(releases, p, check):
         changed, replaced = releases.activate(release_id, deployed_by=p["deployed_by"], check_mode=check, force=p["force"])
         return {"changed": changed, "replaced": replaced, "target": release_id}
     if state == "rollback":
-        changed, replaced, target = releases.rollback(p["to"], check_mode=check)
+        changed, replaced, target = releases.rollback(p["to"], mark_from=p["rollback_mark"], check_mode=check)
         return {"changed": changed, "replaced": replaced, "target": target}
     if state == "absent":
         changed = releases.remove(release_id, check_mode=check)
