@@ -59,7 +59,10 @@ ruff: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# molecule installs a built copy of this collection into ~/.ansible/collections, which
+# ansible-lint searches first: drop that stale copy so lint reads the checkout.
 ansible-lint: venv
+	rm -rf $(HOME)/.ansible/collections/ansible_collections/comfyops/comfyui
 	$(BIN)/ansible-lint --profile production --offline
 
 unit: venv

@@ -172,12 +172,14 @@ class Releases:
             raise ReleaseError("release %s is %s, not ready: it cannot become active" % (release_id, meta.get("state")))
         if check_mode:
             return True, old
+        earlier = self.previous()
         if old:
             self._point(self.previous_link, old)
             if self.metadata(old).get("state") == "active":
                 self.write_metadata(old, state="ready")
         self._point(self.current_link, release_id)
-        self.write_metadata(release_id, state="active", activated=now_iso(), deployed_by=deployed_by or meta.get("deployed_by"))
+        # remembered so that a failed activation can put the rollback target back as it was
+        self.write_metadata(release_id, state="active", activated=now_iso(), deployed_by=deployed_by or meta.get("deployed_by"), previous_before=earlier)
         return True, old
 
     def rollback(self, to=None, mark_from="rolled_back", check_mode=False):
@@ -195,7 +197,15 @@ class Releases:
             return True, old, target
         self._point(self.current_link, target)
         if old:
-            self._point(self.previous_link, old)
+            earlier = self.metadata(old).get("previous_before")
+            if mark_from == "failed":
+                # a release that failed its gates is no rollback target: the one before stays it
+                if earlier and earlier != target and os.path.isdir(self.path(earlier)):
+                    self._point(self.previous_link, earlier)
+                elif os.path.lexists(self.previous_link):
+                    os.unlink(self.previous_link)
+            else:
+                self._point(self.previous_link, old)
             self.write_metadata(old, state=mark_from, rolled_back=now_iso())
         self.write_metadata(target, state="active", activated=now_iso())
         return True, old, target

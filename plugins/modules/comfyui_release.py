@@ -97,7 +97,7 @@ EXAMPLES = r"""
 RETURN = r"""
 current: {description: The active release after the task., returned: always, type: str}
 previous: {description: The rollback target after the task., returned: always, type: str}
-releases: {description: Every release's metadata, oldest first., returned: always, type: list, elements: dict}
+releases: {description: "Every release's metadata, oldest first.", returned: always, type: list, elements: dict}
 release: {description: The metadata of O(id) after the task., returned: when O(id) is given, type: dict}
 replaced: {description: The release that was active before V(active) or V(rollback)., returned: with active and rollback, type: str}
 removed: {description: Releases removed by V(clean) or V(absent)., returned: with clean and absent, type: list, elements: str}

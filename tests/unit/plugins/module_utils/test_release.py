@@ -124,3 +124,17 @@ def test_lock_is_exclusive_and_a_dead_holder_frees_it(tmp_path):
     holder.wait()
     with releases.lock():
         assert (tmp_path / "state" / "release.lock").read_text() == str(os.getpid())
+
+
+def test_failed_activation_keeps_the_earlier_rollback_target(tmp_path):
+    releases = Releases(tmp_path)
+    ready(releases, "a", "b", "bad")
+    releases.activate("a")
+    releases.activate("b")
+    releases.activate("bad")
+    assert releases.rollback(to="b", mark_from="failed") == (True, "bad", "b")
+    assert (releases.current(), releases.previous()) == ("b", "a"), "the failed release is not the rollback target"
+    assert releases.metadata("bad")["state"] == "failed"
+    releases.activate("bad", force=True)
+    releases.rollback(mark_from="failed")
+    assert (releases.current(), releases.previous()) == ("b", "a")
