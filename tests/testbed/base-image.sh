@@ -9,7 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 suite=bookworm
 mirror=${COMFYOPS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages=python3,python3-venv,python3-packaging,systemd,systemd-sysv,dbus,ca-certificates,git,procps,curl,iproute2,tar,gzip
+packages=python3,python3-apt,python3-venv,python3-packaging,systemd,systemd-sysv,dbus,ca-certificates,git,procps,curl,iproute2,tar,gzip
 
 recipe_hash=$( { echo "$suite $packages"; cat "$0"; } | sha256sum | cut -c1-12)
 repo=comfyops-test/debian
