@@ -14,6 +14,8 @@ export COMFYOPS_DEMO_ROOT=$root ANSIBLE_NOCOLOR=1
 cleanup() { .venv/bin/ansible-playbook -i inventories/demo playbooks/shutdown.yml >/dev/null 2>&1 || true; rm -rf "$root"; }
 trap cleanup EXIT
 comfyui-simulator/tools/make-git-repo.sh "$root/ComfyUI" >/dev/null
+fresh=0 noop=0 code=0 venv=0 rollback=0
+export rollback  # the rollback time is printed above; kept for callers that source this
 src() { printf '{"comfyui_deploy_source": {"type": "git", "url": "%s/ComfyUI", "ref": "%s"}, "comfyui_deploy_pip_extra_args": "%s"}' "$root" "$1" "${2:-}"; }
 timed() {  # label, playbook, extra-vars JSON
   local start end
@@ -21,7 +23,7 @@ timed() {  # label, playbook, extra-vars JSON
   .venv/bin/ansible-playbook -i inventories/demo "playbooks/$2" -e "$3" >"$root/last.log" 2>&1 || { tail -30 "$root/last.log"; exit 1; }
   end=$(date +%s.%N)
   printf '%-48s %6.2f s  (%s)\n' "$1" "$(echo "$end - $start" | bc)" "$(grep -o 'changed=[0-9]*' "$root/last.log" | tail -1)"
-  eval "$4=$(echo "$end - $start" | bc)"
+  printf -v "$4" "%s" "$(echo "$end - $start" | bc)"
 }
 timed "fresh deploy (v0.8.0)" deploy.yml "$(src v0.8.0)" fresh
 timed "no-op second run" deploy.yml "$(src v0.8.0)" noop

@@ -91,12 +91,12 @@ options:
   history_dir: {description: Directory for one bounded JSON-lines history file per instance; no history when unset., type: path}
   history_max: {description: Records kept per history file., type: int, default: 500}
   textfile_dir: {description: Directory of node_exporter's textfile collector; metrics are written there atomically., type: path}
+extends_documentation_fragment:
+  - comfyops.comfyui.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

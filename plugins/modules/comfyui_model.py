@@ -54,12 +54,12 @@ options:
     description: Seconds without progress before a download gives up.
     type: float
     default: 60
+extends_documentation_fragment:
+  - comfyops.comfyui.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

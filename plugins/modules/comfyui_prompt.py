@@ -66,12 +66,12 @@ options:
     description: Fail the task when the workflow is invalid, fails, is interrupted or times out.
     type: bool
     default: true
+extends_documentation_fragment:
+  - comfyops.comfyui.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - Exactly one of O(workflow) and O(workflow_file) is required.

@@ -57,12 +57,12 @@ options:
     type: str
     choices: [rolled_back, failed]
     default: rolled_back
+extends_documentation_fragment:
+  - comfyops.comfyui.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 """
 

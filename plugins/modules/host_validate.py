@@ -162,12 +162,12 @@ options:
   service_unit:
     description: A systemd unit whose C(LimitNOFILE) to read for V(open_files).
     type: str
+extends_documentation_fragment:
+  - comfyops.comfyui.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

@@ -33,12 +33,12 @@ options:
       - With O(require_gpu=true), the number of GPUs the host must have.
     type: int
     default: 1
+extends_documentation_fragment:
+  - comfyops.comfyui.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - Values a GPU does not support (for example ECC on a consumer card) are V(null), and the
