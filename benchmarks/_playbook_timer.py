@@ -42,3 +42,16 @@ def run(path: Path, extra_vars: dict | None = None) -> tuple[float, float]:
 
 def medians(rows: list[tuple[float, float]]) -> tuple[float, float]:
     return statistics.median(w for w, _t in rows), statistics.median(t for _w, t in rows)
+
+
+def compare(ours: Path, plain: Path, runs: int, title: str, ours_label: str, plain_label: str) -> None:
+    """Run both playbooks alternately `runs` times and print their medians and the ratio last."""
+    rows: dict[str, list[tuple[float, float]]] = {"ours": [], "plain": []}
+    for _run in range(runs):
+        rows["ours"].append(run(ours))
+        rows["plain"].append(run(plain))
+    (ours_wall, ours_tasks), (plain_wall, plain_tasks) = medians(rows["ours"]), medians(rows["plain"])
+    print(f"{title}, median of {runs} runs (wall = whole ansible-playbook process; tasks = between two timestamps)")
+    print(f"{ours_label:<28} wall {ours_wall:.2f} s, tasks {ours_tasks:.2f} s")
+    print(f"{plain_label:<28} wall {plain_wall:.2f} s, tasks {plain_tasks:.2f} s")
+    print(f"ratio plain/ours: wall {plain_wall / ours_wall:.1f}x, tasks {plain_tasks / ours_tasks:.1f}x")

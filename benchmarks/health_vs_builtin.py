@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _playbook_timer import REPO, medians, playbook, run
+from _playbook_timer import REPO, compare, playbook
 
 OURS = """    - comfyops.comfyui.comfyui_health:
         url: "http://127.0.0.1:{port}"
@@ -127,18 +127,10 @@ def main() -> None:
             ours, builtin = Path(tmp, "ours.yml"), Path(tmp, "builtin.yml")
             ours.write_text(playbook(OURS.format(**values)))
             builtin.write_text(playbook(BUILTIN.format(**values)))
-            results = {"ours": [], "builtin": []}
-            for _run in range(runs):
-                results["ours"].append(run(ours))
-                results["builtin"].append(run(builtin))
+            compare(ours, builtin, runs, "full health check of an idle simulator (smoke workflow included)", "one comfyui_health task:", "16 builtin tasks:")
         finally:
             sim.terminate()
             sim.wait(10)
-    med = {name: medians(rows) for name, rows in results.items()}
-    print(f"full health check of an idle simulator (smoke workflow included), median of {runs} runs")
-    print(f"one comfyui_health task:  wall {med['ours'][0]:.2f} s, tasks {med['ours'][1]:.2f} s")
-    print(f"16 builtin tasks:         wall {med['builtin'][0]:.2f} s, tasks {med['builtin'][1]:.2f} s")
-    print(f"ratio builtin/ours: wall {med['builtin'][0] / med['ours'][0]:.1f}x, tasks {med['builtin'][1] / med['ours'][1]:.1f}x")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _playbook_timer import medians, playbook, run
+from _playbook_timer import compare, playbook
 
 OURS = """    - comfyops.comfyui.host_validate:
         checks: [cpu_cores, ram, disk, ports, endpoints, dns, service_manager, clock, open_files, paths, gpu_count, driver_version]
@@ -115,17 +115,11 @@ def main() -> None:
         ours, builtin = Path(tmp, "ours.yml"), Path(tmp, "builtin.yml")
         ours.write_text(playbook(OURS.format(**values)))
         builtin.write_text(playbook(BUILTIN.format(**values)))
-        results = {"ours": [], "builtin": []}
-        for _run in range(runs):
-            results["ours"].append(run(ours))
-            results["builtin"].append(run(builtin))
-    for sock in listeners:
-        sock.close()
-    med = {name: medians(rows) for name, rows in results.items()}
-    print(f"14 checks on localhost, median of {runs} runs (wall = whole ansible-playbook process; tasks = between two timestamps)")
-    print(f"one host_validate task:      wall {med['ours'][0]:.2f} s, tasks {med['ours'][1]:.2f} s")
-    print(f"16 builtin tasks (+assert):  wall {med['builtin'][0]:.2f} s, tasks {med['builtin'][1]:.2f} s")
-    print(f"ratio builtin/ours: wall {med['builtin'][0] / med['ours'][0]:.1f}x, tasks {med['builtin'][1] / med['ours'][1]:.1f}x")
+        try:
+            compare(ours, builtin, runs, "14 checks on localhost", "one host_validate task:", "16 builtin tasks (+assert):")
+        finally:
+            for sock in listeners:
+                sock.close()
 
 
 if __name__ == "__main__":
