@@ -28,7 +28,9 @@ import shutil
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import atomic_write
 
 META = ".comfyops-release.json"
-STATES = ("building", "ready", "active", "failed", "rolled_back")
+# activating: current already points at it, its gates (health, workflow) have not passed yet. A host
+# stopped in that window keeps it, and the next deploy gates it again instead of taking it as done.
+STATES = ("building", "ready", "activating", "active", "failed", "rolled_back")
 UNFINISHED = ("building", "failed")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -158,28 +160,43 @@ class Releases:
         finally:
             os.close(dir_fd)
 
-    def activate(self, release_id, deployed_by=None, check_mode=False, force=False):
-        """Switch current to `release_id`; the release it replaces becomes the rollback target."""
+    def activate(self, release_id, deployed_by=None, check_mode=False, force=False, pending=False):
+        """Switch current to `release_id`; the release it replaces becomes the rollback target.
+
+        With `pending` the release is marked ``activating`` (gates still to pass); without it, ``active``.
+        Calling it again without `pending` on the current release confirms an activation.
+        """
         self._require(release_id)
         meta = self.metadata(release_id)
+        state = "activating" if pending else "active"
         old = self.current()
         if old == release_id:
-            if meta.get("state") != "active" and not check_mode:
-                self.write_metadata(release_id, state="active")
-                return True, old
-            return False, old
+            if meta.get("state") == state or (pending and meta.get("state") == "active"):
+                return False, old
+            if not check_mode:
+                self.write_metadata(release_id, state=state)
+            return True, old
         if meta.get("state") in UNFINISHED and not force:
             raise ReleaseError("release %s is %s, not ready: it cannot become active" % (release_id, meta.get("state")))
         if check_mode:
             return True, old
         earlier = self.previous()
         if old:
-            self._point(self.previous_link, old)
-            if self.metadata(old).get("state") == "active":
+            old_state = self.metadata(old).get("state")
+            if old_state != "activating":
+                # an activation that never passed its gates is no rollback target: the earlier one stays
+                self._point(self.previous_link, old)
+            if old_state in ("active", "activating"):
                 self.write_metadata(old, state="ready")
+        # previous_before: remembered so that a failed activation can put the rollback target back as it was.
+        # A pending activation is recorded before the link moves, so that a host lost at any instant after
+        # the switch finds its current release marked activating.
+        record = {"state": state, "activated": now_iso(), "deployed_by": deployed_by or meta.get("deployed_by"), "previous_before": earlier}
+        if pending:
+            self.write_metadata(release_id, **record)
         self._point(self.current_link, release_id)
-        # remembered so that a failed activation can put the rollback target back as it was
-        self.write_metadata(release_id, state="active", activated=now_iso(), deployed_by=deployed_by or meta.get("deployed_by"), previous_before=earlier)
+        if not pending:
+            self.write_metadata(release_id, **record)
         return True, old
 
     def rollback(self, to=None, mark_from="rolled_back", check_mode=False):

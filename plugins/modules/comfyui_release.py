@@ -14,8 +14,10 @@ description:
     and their commits, model manifest digest, created, deployed by, state), a C(current) link switched by rename,
     a C(previous) link to the rollback target, and a C(shared/) tree (models, input, output, user) that outlives releases."
   - "States: V(query) (current, previous, every release); V(present) (create, marked V(building) until V(ready));
-    V(ready) and V(failed) (mark a release); V(active) (switch C(current) to it; the release it replaces becomes the
-    rollback target); V(rollback) (to the previous active release, read from the C(previous) link, or to O(to));
+    V(ready) and V(failed) (mark a release); V(activating) (switch C(current) to it with its gates still to pass:
+    a host stopped before they pass keeps it marked so, and it never becomes a rollback target); V(active) (switch
+    C(current) to it, or confirm an V(activating) current release; the release it replaces becomes the rollback
+    target); V(rollback) (to the previous active release, read from the C(previous) link, or to O(to));
     V(absent) (remove one release); V(clean) (keep O(keep) releases: never the active one or the rollback target;
     unfinished ones go first)."
   - Changes hold a lock; a lock left by a dead process is free again. Check mode computes the same plan and changes nothing.
@@ -29,10 +31,10 @@ options:
   state:
     description: What to do.
     type: str
-    choices: [query, present, ready, failed, active, rollback, absent, clean]
+    choices: [query, present, ready, failed, activating, active, rollback, absent, clean]
     default: query
   id:
-    description: The release id, for V(present), V(ready), V(failed), V(active) and V(absent).
+    description: The release id, for V(present), V(ready), V(failed), V(activating), V(active) and V(absent).
     type: str
   to:
     description: With V(rollback), a named release instead of the previous one.
@@ -42,14 +44,14 @@ options:
     type: dict
     default: {}
   deployed_by:
-    description: Who deploys, recorded with V(present) and V(active).
+    description: Who deploys, recorded with V(present), V(activating) and V(active).
     type: str
   keep:
     description: With V(clean), how many releases to keep.
     type: int
     default: 5
   force:
-    description: With V(active), switch to a release that is still V(building) or V(failed).
+    description: With V(activating) or V(active), switch to a release that is still V(building) or V(failed).
     type: bool
     default: false
   rollback_mark:
@@ -76,7 +78,13 @@ EXAMPLES = r"""
       comfyui_ref: v0.8.0
     deployed_by: "{{ lookup('ansible.builtin.env', 'USER') }}"
 
-- name: Switch to it
+- name: Switch to it; its health and workflow gates are still to pass
+  comfyops.comfyui.comfyui_release:
+    base: /srv/comfyui
+    state: activating
+    id: "20261129T0412-a1b2c3d"
+
+- name: The gates passed
   comfyops.comfyui.comfyui_release:
     base: /srv/comfyui
     state: active
@@ -99,7 +107,7 @@ current: {description: The active release after the task., returned: always, typ
 previous: {description: The rollback target after the task., returned: always, type: str}
 releases: {description: "Every release's metadata, oldest first.", returned: always, type: list, elements: dict}
 release: {description: The metadata of O(id) after the task., returned: when O(id) is given, type: dict}
-replaced: {description: The release that was active before V(active) or V(rollback)., returned: with active and rollback, type: str}
+replaced: {description: The release that was current before V(activating), V(active) or V(rollback)., returned: with activating, active and rollback, type: str}
 removed: {description: Releases removed by V(clean) or V(absent)., returned: with clean and absent, type: list, elements: str}
 """
 
@@ -113,7 +121,11 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "base": {"type": "path", "required": True},
-            "state": {"type": "str", "choices": ["query", "present", "ready", "failed", "active", "rollback", "absent", "clean"], "default": "query"},
+            "state": {
+                "type": "str",
+                "choices": ["query", "present", "ready", "failed", "activating", "active", "rollback", "absent", "clean"],
+                "default": "query",
+            },
             "id": {"type": "str"},
             "to": {"type": "str"},
             "info": {"type": "dict", "default": {}},
@@ -122,7 +134,7 @@ def main():
             "force": {"type": "bool", "default": False},
             "rollback_mark": {"type": "str", "choices": ["rolled_back", "failed"], "default": "rolled_back"},
         },
-        required_if=[("state", state, ("id",)) for state in ("present", "ready", "failed", "active", "absent")],
+        required_if=[("state", state, ("id",)) for state in ("present", "ready", "failed", "activating", "active", "absent")],
         supports_check_mode=True,
     )
     p = module.params
@@ -139,7 +151,7 @@ def main():
     except OSError as exc:
         module.fail_json(msg="comfyui_release: %s: %s" % (exc.filename, exc.strerror), **releases.query())
     after = releases.query()
-    if check and p["state"] in ("active", "rollback") and result["changed"]:
+    if check and p["state"] in ("activating", "active", "rollback") and result["changed"] and result.get("replaced") != result.get("target"):
         after["previous"], after["current"] = result.get("replaced"), result.get("target")
     result.update(after)
     result.pop("target", None)
@@ -158,8 +170,8 @@ def apply(releases, p, check):
     if state in ("ready", "failed"):
         changed, _meta = releases.mark(release_id, state, p["info"], check_mode=check)
         return {"changed": changed}
-    if state == "active":
-        changed, replaced = releases.activate(release_id, deployed_by=p["deployed_by"], check_mode=check, force=p["force"])
+    if state in ("activating", "active"):
+        changed, replaced = releases.activate(release_id, deployed_by=p["deployed_by"], check_mode=check, force=p["force"], pending=state == "activating")
         return {"changed": changed, "replaced": replaced, "target": release_id}
     if state == "rollback":
         changed, replaced, target = releases.rollback(p["to"], mark_from=p["rollback_mark"], check_mode=check)

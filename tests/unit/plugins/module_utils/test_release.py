@@ -138,3 +138,27 @@ def test_failed_activation_keeps_the_earlier_rollback_target(tmp_path):
     releases.activate("bad", force=True)
     releases.rollback(mark_from="failed")
     assert (releases.current(), releases.previous()) == ("b", "a")
+
+
+def test_pending_activation_is_activating_until_confirmed(tmp_path):
+    releases = Releases(tmp_path)
+    ready(releases, "a", "b")
+    releases.activate("a")
+    assert releases.activate("b", pending=True) == (True, "a")
+    assert (releases.current(), releases.previous()) == ("b", "a")
+    assert releases.metadata("b")["state"] == "activating"
+    assert releases.activate("b", pending=True) == (False, "b"), "pending again changes nothing"
+    assert releases.activate("b") == (True, "b") and releases.metadata("b")["state"] == "active"
+    assert releases.activate("b", pending=True) == (False, "b"), "an active release is never put back to activating"
+
+
+def test_an_interrupted_activation_is_never_the_rollback_target(tmp_path):
+    releases = Releases(tmp_path)
+    ready(releases, "a", "b", "c")
+    releases.activate("a")
+    releases.activate("b", pending=True)  # the host stopped here, before the gates
+    releases.activate("c", pending=True)
+    assert (releases.current(), releases.previous()) == ("c", "a"), "b never passed its gates"
+    assert releases.metadata("b")["state"] == "ready"
+    assert releases.rollback(mark_from="failed") == (True, "c", "a")
+    assert releases.metadata("a")["state"] == "active" and releases.metadata("c")["state"] == "failed"
