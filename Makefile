@@ -1,7 +1,8 @@
 # comfyops.comfyui: one entry point for building and testing the collection.
-#   make test      everything CI runs: lint, unit, sanity, build, molecule
+#   make test      everything CI runs: lint, unit, system, sanity, build, molecule
 #   make lint      ruff + ansible-lint (production profile)
 #   make unit      pytest units (the simulator and module_utils, over real loopback HTTP)
+#   make system    pytest system tests: the playbooks run on this machine (standalone, loopback only)
 #   make sanity    ansible-test sanity on an ansible_collections/comfyops/comfyui copy
 #   make build     ansible-galaxy collection build + install into a scratch path + FQCN smoke
 #   make molecule  every molecule scenario on real systemd test hosts (Docker)
@@ -30,10 +31,10 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
-.PHONY: help venv link test lint ruff ansible-lint unit sanity build molecule demo demo-clean clean
+.PHONY: help venv link test lint ruff ansible-lint unit system sanity build molecule demo demo-clean clean
 
 help:
-	@sed -n '1,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,11p' Makefile | sed 's/^# \{0,1\}//'
 
 venv: $(STAMP) link
 
@@ -50,7 +51,7 @@ link:
 	@test -L $(LINK) || ln -sfn $(CURDIR) $(LINK)
 
 test: venv
-	@$(MAKE) --no-print-directory lint unit sanity build molecule
+	@$(MAKE) --no-print-directory lint unit system sanity build molecule
 	@echo "make test: all gates passed"
 
 lint: ruff ansible-lint
@@ -68,6 +69,9 @@ ansible-lint: venv
 unit: venv
 	@tests/testbed/ensure-packages.sh redis-server:redis-server
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+system: venv
+	$(BIN)/python -m pytest tests/system $(PYTEST_ARGS)
 
 # ansible-test must run from inside an ansible_collections/<ns>/<name> tree:
 # copy the files git knows (tracked, or untracked and not ignored) there.

@@ -1,0 +1,170 @@
+"""deploy.yml on this machine with the standalone service manager: an archive source, custom nodes.
+
+The archive is the simulator's v0.8.1 tree made by `git archive`, served from a loopback HTTP server.
+A good checksum deploys and serves; a wrong one stops before the switch and leaves nothing behind.
+A custom node pinned by commit, whose requirements.txt names a local wheel, is installed into the
+release and its requirement into the release's own venv: ComfyUI (the simulator) imports and lists it.
+No traffic leaves loopback: pip runs with PIP_NO_INDEX.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+from ansible_collections.comfyops.comfyui.plugins.module_utils._release import Releases
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A demo root with the simulator's archive served on 127.0.0.1; every instance stopped at the end."""
+    root = tmp_path_factory.mktemp("archive-deploy")
+    www = root / "www"
+    www.mkdir()
+    subprocess.run([str(REPO / "comfyui-simulator/tools/make-git-repo.sh"), str(root / "ComfyUI")], check=True, capture_output=True)
+    tarball = www / "ComfyUI-0.8.1.tar.gz"
+    with open(tarball, "wb") as out:
+        subprocess.run(["git", "-C", str(root / "ComfyUI"), "archive", "--format=tar.gz", "--prefix=ComfyUI-0.8.1/", "v0.8.1"], check=True, stdout=out)
+    wheel = make_wheel(root / "wheels")
+    node = root / "nodes" / "comfyops-probe"
+    node.mkdir(parents=True)
+    (node / "__init__.py").write_text(PROBE_NODE)
+    (node / "requirements.txt").write_text(str(wheel) + "\n")
+    git = ["git", "-C", str(node), "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "probe node"], check=True)
+    node_commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    info = {
+        "root": root,
+        "url": "http://127.0.0.1:%d/%s" % (server.server_address[1], tarball.name),
+        "sha256": hashlib.sha256(tarball.read_bytes()).hexdigest(),
+        "port": free_port(),
+        "node": {"name": "comfyops-probe", "repo": str(node), "version": node_commit},
+    }
+    yield info
+    if (root / "srv" / "bin" / "comfyuictl").exists():
+        playbook(info, "shutdown.yml")
+    server.shutdown()
+
+
+PROBE_NODE = """
+import comfyops_testdep
+
+
+class ComfyopsProbe:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 1})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+    CATEGORY = "comfyops"
+
+    def run(self, value):
+        return (comfyops_testdep.VALUE + value,)
+
+
+NODE_CLASS_MAPPINGS = {"ComfyopsProbe": ComfyopsProbe}
+"""
+
+
+def make_wheel(folder: Path) -> Path:
+    """A pure-Python wheel with one module, made by hand so that pip installs it without any index."""
+    folder.mkdir()
+    files = {
+        "comfyops_testdep/__init__.py": b"VALUE = 41\n",
+        "comfyops_testdep-0.1.dist-info/METADATA": b"Metadata-Version: 2.1\nName: comfyops-testdep\nVersion: 0.1\n",
+        "comfyops_testdep-0.1.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: comfyops-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append("%s,sha256=%s,%d" % (name, digest, len(data)))
+    record.append("comfyops_testdep-0.1.dist-info/RECORD,,")
+    files["comfyops_testdep-0.1.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel = folder / "comfyops_testdep-0.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return wheel
+
+
+def get(site, path):
+    no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with no_proxy.open("http://127.0.0.1:%d%s" % (site["port"], path), timeout=5) as response:
+        return json.load(response)
+
+
+def playbook(site, book, checksum=None, **more):
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    env.update(COMFYOPS_DEMO_ROOT=str(site["root"]), NO_PROXY="*", PIP_NO_INDEX="1", ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+    extra = {
+        "comfyui_deploy_source": {"type": "archive", "url": site["url"], "checksum": "sha256:" + (checksum or site["sha256"])},
+        "comfyui_deploy_instances": [{"name": "default", "port": site["port"]}],
+        **more,
+    }
+    cmd = [str(BIN / "ansible-playbook"), "-i", str(REPO / "inventories/demo"), str(REPO / "playbooks" / book), "-e", json.dumps(extra)]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=600)
+
+
+def releases(site):
+    return Releases(str(site["root"] / "srv"))
+
+
+def test_a_checksummed_archive_deploys_and_serves(site):
+    run = playbook(site, "deploy.yml")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    rel = releases(site)
+    current = rel.metadata(rel.current())
+    assert current["state"] == "active" and current["source_type"] == "archive"
+    assert current["id"].startswith("ComfyUI-0.8.1-" + site["sha256"][:12] + "-"), current["id"]
+    assert get(site, "/system_stats")["system"]["comfyui_version"] == "0.8.1"
+
+
+def test_a_wrong_checksum_stops_before_the_switch_and_leaves_nothing(site):
+    rel = releases(site)
+    before = rel.current()
+    run = playbook(site, "deploy.yml", checksum="0" * 64)
+    assert run.returncode != 0
+    assert "Nothing was switched; current is still %s" % before in run.stdout
+    assert rel.current() == before
+    assert [m["id"] for m in rel.list() if "0000000000" in m["id"]] == [], "the unfinished release was removed"
+
+
+def test_a_custom_node_and_its_requirement_come_with_the_release(site):
+    rel = releases(site)
+    before = rel.metadata(rel.current())
+    run = playbook(site, "deploy.yml", comfyui_deploy_custom_nodes=[site["node"]])
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    current = rel.metadata(rel.current())
+    assert current["id"] != before["id"]
+    assert current["custom_nodes"] == [[site["node"]["name"], site["node"]["version"]]]
+    assert current["venv"] != before["venv"], "the node's requirements are part of the venv key"
+    venv = Path(os.path.realpath(site["root"] / "srv" / "current" / "venv"))
+    assert list(venv.glob("lib/python3*/site-packages/comfyops_testdep/__init__.py")), "the requirement is in the release's venv"
+    assert "ComfyopsProbe" in get(site, "/object_info"), "the simulator imported the node with its requirement"
