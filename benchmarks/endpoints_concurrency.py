@@ -17,22 +17,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "build" / "collections"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 from ansible_collections.comfyops.comfyui.plugins.module_utils import _checks
-
-
-def blackhole():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _attempt in range(3):
-        sock = socket.socket()
-        sock.setblocking(False)
-        sock.connect_ex(("127.0.0.1", port))
-        fillers.append(sock)
-    time.sleep(0.1)
-    return server, fillers, port
+from loopback import blackhole
 
 
 def main() -> None:

@@ -8,40 +8,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 make -s venv >/dev/null
-image=$(tests/testbed/base-image.sh)
 export ANSIBLE_COLLECTIONS_PATH=$PWD/build/collections ANSIBLE_NOCOLOR=1
 work=$(mktemp -d)
-names=()
-cleanup() { docker rm -f "${names[@]}" >/dev/null 2>&1 || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-{
-  echo "comfyui_hosts:"
-  echo "  vars: {ansible_connection: community.docker.docker, ansible_python_interpreter: /usr/bin/python3,"
-  echo "         gpu_host_require_gpu: false, gpu_host_min_cpu_cores: 1, gpu_host_min_ram: 1GB, gpu_host_min_disk_free: 1GB,"
-  echo "         gpu_host_min_open_files: 1024, gpu_host_validate_severity: {clock: warn}}"
-  echo "  hosts:"
-} > "$work/hosts.yml"
-for i in $(seq 1 8); do
-  name=$(printf "comfyops-bench-%02d" "$i")
-  names+=("$name")
-  docker rm -f "$name" >/dev/null 2>&1 || true
-  docker run -d --name "$name" --hostname "$name" --cap-add SYS_ADMIN --security-opt seccomp=unconfined \
-    --security-opt apparmor=unconfined --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-    --tmpfs /run --tmpfs /run/lock --tmpfs /tmp --network none "$image" /sbin/init >/dev/null
-  echo "    $name: {}" >> "$work/hosts.yml"
-done
+# shellcheck source=benchmarks/_testhosts.sh
+source benchmarks/_testhosts.sh
+start_testhosts comfyops-bench 8
 tar -C comfyui-simulator -czhf "$work/sim.tgz" --exclude=./output --exclude=./temp --exclude=__pycache__ --exclude=./tools .
 unit='[Service]
 ExecStart=/usr/bin/python3 /opt/comfyui/main.py --cpu --listen 127.0.0.1 --port 8188 --base-directory /var/lib/comfyui
 [Install]
 WantedBy=multi-user.target'
 for name in "${names[@]}"; do
-  for _ in $(seq 1 60); do
-    state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
-    [[ $state == running || $state == degraded ]] && break
-    sleep 0.5
-  done
   docker exec "$name" mkdir -p /opt/comfyui
   docker cp -q "$work/sim.tgz" "$name:/opt/comfyui/sim.tgz"
   docker exec "$name" tar -C /opt/comfyui -xzf /opt/comfyui/sim.tgz
@@ -59,7 +36,7 @@ measure() {  # $1 = playbook, $2 = --limit pattern
     end=$(date +%s.%N)
     times+=("$(echo "$end - $start" | bc)")
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+  printf '%s\n' "${times[@]}" | median
 }
 
 for book in validate.yml health.yml; do

@@ -10,26 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "tb": 10**12,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-    "k": 2**10,
-    "m": 2**20,
-    "g": 2**30,
-    "t": 2**40,
-}
+from comfyui_sim import units
 
 
 class ConfigError(ValueError):
@@ -37,15 +21,11 @@ class ConfigError(ValueError):
 
 
 def parse_size(value: Any, where: str) -> int:
-    """Bytes from an int or a string such as ``"24GiB"`` or ``"512 MB"``."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{where}: expected a size such as '24GiB', got {value!r}")
-    if isinstance(value, (int, float)):
-        return int(value)
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", str(value))
-    if not match or match.group(2).lower() not in _UNITS:
-        raise ConfigError(f"{where}: expected a size such as '24GiB', got {value!r}")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    """Bytes from an int or a string such as ``"24GiB"`` or ``"512 MB"`` (the collection's own parser)."""
+    try:
+        return units.parse_size(value, where)
+    except units.UnitError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _to_bool(value: Any, where: str) -> bool:

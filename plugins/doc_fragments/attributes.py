@@ -5,12 +5,15 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The descriptions of the standard attributes; each module states its own support.
+    # The standard attributes and this collection's usual support: full check mode, no diff.
+    # A module that differs states only what differs (its own keys win when fragments merge).
     DOCUMENTATION = r"""
 options: {}
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
 """

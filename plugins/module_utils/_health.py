@@ -272,17 +272,7 @@ class InstanceHealth:
                 listed[folder] = self.client.models(folder)
             if listed[folder] is None or name not in listed[folder]:
                 missing.append(item)
-        if missing:
-            self.add(
-                "models",
-                "fail",
-                "missing: %s" % ", ".join(missing),
-                "all %d visible" % len(wanted),
-                "the server does not see %s" % ", ".join(missing),
-                "download the models",
-            )
-        else:
-            self.add("models", "pass", "%d visible" % len(wanted), "all %d visible" % len(wanted), "every required model is visible")
+        self._presence("models", wanted, missing, "visible", "the server does not see %s", "download the models", "every required model is visible")
 
     def check_custom_nodes(self):
         wanted = self.params["required_node_classes"]
@@ -290,17 +280,23 @@ class InstanceHealth:
             self.add("custom_nodes", "skip", message="no required_node_classes given")
             return
         missing = [name for name in wanted if not self.client.object_info(name)]
+        self._presence(
+            "custom_nodes",
+            wanted,
+            missing,
+            "loaded",
+            "node classes not loaded (a custom node failed to import?): %s",
+            "read the server log for IMPORT FAILED",
+            "every required node class is loaded",
+        )
+
+    def _presence(self, check, wanted, missing, seen, fail_message, hint, pass_message):
+        """One check that every wanted item is there: fail naming the missing ones, or pass."""
+        expected = "all %d %s" % (len(wanted), seen)
         if missing:
-            self.add(
-                "custom_nodes",
-                "fail",
-                "missing: %s" % ", ".join(missing),
-                "all %d loaded" % len(wanted),
-                "node classes not loaded (a custom node failed to import?): %s" % ", ".join(missing),
-                "read the server log for IMPORT FAILED",
-            )
+            self.add(check, "fail", "missing: %s" % ", ".join(missing), expected, fail_message % ", ".join(missing), hint)
         else:
-            self.add("custom_nodes", "pass", "%d loaded" % len(wanted), "all %d loaded" % len(wanted), "every required node class is loaded")
+            self.add(check, "pass", "%d %s" % (len(wanted), seen), expected, pass_message)
 
     def check_workflow(self):
         workflow = self.params.get("workflow")

@@ -254,3 +254,19 @@ class Releases:
             removed.append(meta["id"])
             remaining -= 1
         return removed
+
+
+def deploy_outcome(where, release_id, failed=False, check_mode=False):
+    """One host's outcome in a deploy run, from a query result (see the deploy_outcome filter)."""
+    where = where or {}
+    if where.get("unreachable"):
+        return "unreachable"
+    states = {m.get("id"): m.get("state") for m in where.get("releases") or []}
+    current = where.get("current")
+    if current == release_id and states.get(current) == "active":
+        return "deployed"
+    if states.get(release_id) == "failed":
+        return "rolled back"
+    if failed:
+        return "failed"
+    return "would deploy" if check_mode else "not reached"

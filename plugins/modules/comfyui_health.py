@@ -93,11 +93,6 @@ options:
   textfile_dir: {description: Directory of node_exporter's textfile collector; metrics are written there atomically., type: path}
 extends_documentation_fragment:
   - comfyops.comfyui.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
 """
 
 EXAMPLES = r"""

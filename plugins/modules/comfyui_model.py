@@ -56,11 +56,6 @@ options:
     default: 60
 extends_documentation_fragment:
   - comfyops.comfyui.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
 """
 
 EXAMPLES = r"""

@@ -68,11 +68,6 @@ options:
     default: true
 extends_documentation_fragment:
   - comfyops.comfyui.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
 notes:
   - Exactly one of O(workflow) and O(workflow_file) is required.
   - ComfyUI serves an identical prompt from its cache without running it again; vary an input (a seed, a prefix)

@@ -62,8 +62,6 @@ options:
 extends_documentation_fragment:
   - comfyops.comfyui.attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
     support: full
 """

@@ -164,11 +164,6 @@ options:
     type: str
 extends_documentation_fragment:
   - comfyops.comfyui.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
 """
 
 EXAMPLES = r"""

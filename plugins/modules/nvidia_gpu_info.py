@@ -35,11 +35,6 @@ options:
     default: 1
 extends_documentation_fragment:
   - comfyops.comfyui.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
 notes:
   - Values a GPU does not support (for example ECC on a consumer card) are V(null), and the
     query appears in that GPU's RV(gpus[].unsupported) list.

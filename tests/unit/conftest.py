@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,16 +23,13 @@ sys.path.insert(0, str(SIMULATOR))
 # `make` links this checkout into build/collections as ansible_collections.comfyops.comfyui
 sys.path.insert(0, str(REPO / "build" / "collections"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "plugins"))
+sys.path.insert(0, str(REPO / "tests" / "support"))
+
+from loopback import blackhole, free_port  # noqa: E402,F401 (shared with the benchmarks; re-exported to the tests)
 
 
 def recorded(name: str):
     return json.loads((RECORDED / name).read_text())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Response:

@@ -13,6 +13,7 @@ import time
 import pytest
 from ansible_collections.comfyops.comfyui.plugins.module_utils import _checks
 from ansible_collections.comfyops.comfyui.plugins.module_utils._units import UnitError
+from conftest import blackhole
 from nvml_profiles import fake_nvml
 
 ONLY_HOST = {"min_cpu_cores": 1, "min_ram": "1GB", "disk": [{"path": "/", "min_free": "1MB"}]}
@@ -147,22 +148,6 @@ def test_ports_free_taken_and_ours():
         assert report[f"port:{free}"]["status"] == "pass"
         ours = by_name(run(["ports"], ports=[taken], own_service_markers=["pytest"]))
         assert ours[f"port:{taken}"]["status"] == "pass"
-
-
-def blackhole():
-    """A loopback listener that never accepts: once its backlog is full, further connects time out."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    fillers = []
-    port = server.getsockname()[1]
-    for _attempt in range(3):
-        sock = socket.socket()
-        sock.setblocking(False)
-        sock.connect_ex(("127.0.0.1", port))
-        fillers.append(sock)
-    time.sleep(0.1)
-    return server, fillers, port
 
 
 def test_endpoints_concurrent_with_per_endpoint_timeouts():

@@ -162,3 +162,22 @@ def test_an_interrupted_activation_is_never_the_rollback_target(tmp_path):
     assert releases.metadata("b")["state"] == "ready"
     assert releases.rollback(mark_from="failed") == (True, "c", "a")
     assert releases.metadata("a")["state"] == "active" and releases.metadata("c")["state"] == "failed"
+
+
+def test_deploy_outcome_of_each_kind_of_host(tmp_path):
+    from ansible_collections.comfyops.comfyui.plugins.module_utils._release import deploy_outcome
+
+    releases = Releases(tmp_path)
+    ready(releases, "a", "b")
+    releases.activate("a")
+    assert deploy_outcome(releases.query(), "b") == "not reached"
+    assert deploy_outcome(releases.query(), "b", check_mode=True) == "would deploy"
+    assert deploy_outcome(releases.query(), "b", failed=True) == "failed"
+    releases.activate("b", pending=True)
+    assert deploy_outcome(releases.query(), "b", failed=True) == "failed", "activating is not deployed"
+    releases.rollback(mark_from="failed")
+    assert deploy_outcome(releases.query(), "b", failed=True) == "rolled back"
+    releases.activate("b", force=True)
+    assert deploy_outcome(releases.query(), "b") == "deployed"
+    assert deploy_outcome({"unreachable": True, "msg": "gone"}, "b", failed=True) == "unreachable"
+    assert deploy_outcome(None, "b") == "not reached"
