@@ -105,7 +105,10 @@ current: {description: The active release after the task., returned: always, typ
 previous: {description: The rollback target after the task., returned: always, type: str}
 releases: {description: "Every release's metadata, oldest first.", returned: always, type: list, elements: dict}
 release: {description: The metadata of O(id) after the task., returned: when O(id) is given, type: dict}
-replaced: {description: The release that was current before V(activating), V(active) or V(rollback)., returned: with activating, active and rollback, type: str}
+replaced:
+  description: The release that was current before V(activating), V(active) or V(rollback).
+  returned: with activating, active and rollback
+  type: str
 removed: {description: Releases removed by V(clean) or V(absent)., returned: with clean and absent, type: list, elements: str}
 """
 

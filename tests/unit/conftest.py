@@ -25,7 +25,9 @@ sys.path.insert(0, str(REPO / "build" / "collections"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "plugins"))
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
-from loopback import blackhole, free_port  # noqa: E402,F401 (shared with the benchmarks; re-exported to the tests)
+from loopback import blackhole, free_port  # noqa: E402 (shared with the benchmarks; re-exported to the tests)
+
+__all__ = ["REPO", "SIMULATOR", "Simulator", "blackhole", "free_port", "recorded"]
 
 
 def recorded(name: str):
