@@ -261,11 +261,3 @@ def update_manifest(models_dir, entry):
     manifest["models"] = sorted(models, key=lambda m: (m["folder"], m["name"]))
     atomic_write(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
-
-
-def manifest_digest(models_dir):
-    """SHA-256 of the manifest's content, for release metadata (None without a manifest)."""
-    path = os.path.join(models_dir, MANIFEST_NAME)
-    if not os.path.exists(path):
-        return None
-    return sha256_file(path).hexdigest()

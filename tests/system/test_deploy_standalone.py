@@ -150,10 +150,14 @@ def test_a_wrong_checksum_stops_before_the_switch_and_leaves_nothing(site):
     assert [m["id"] for m in rel.list() if "0000000000" in m["id"]] == [], "the unfinished release was removed"
 
 
-def test_a_custom_node_and_its_requirement_come_with_the_release(site):
+def test_a_custom_node_and_its_requirement_and_a_model_come_with_the_release(site):
     rel = releases(site)
     before = rel.metadata(rel.current())
-    run = playbook(site, "deploy.yml", comfyui_deploy_custom_nodes=[site["node"]])
+    model = site["root"] / "tiny.safetensors"
+    model.write_bytes(b"not really a model, but bytes with a digest\n")
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    models = [{"folder": "checkpoints", "name": "tiny.safetensors", "url": model.as_uri(), "sha256": digest}]
+    run = playbook(site, "deploy.yml", comfyui_deploy_custom_nodes=[site["node"]], comfyui_deploy_models=models)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     current = rel.metadata(rel.current())
     assert current["id"] != before["id"]
@@ -162,3 +166,6 @@ def test_a_custom_node_and_its_requirement_come_with_the_release(site):
     venv = Path(os.path.realpath(site["root"] / "srv" / "current" / "venv"))
     assert list(venv.glob("lib/python3*/site-packages/comfyops_testdep/__init__.py")), "the requirement is in the release's venv"
     assert "ComfyopsProbe" in get(site, "/object_info"), "the simulator imported the node with its requirement"
+    assert current["models"] == [{"folder": "checkpoints", "name": "tiny.safetensors", "sha256": digest}]
+    assert len(current["model_manifest_digest"]) == 64
+    assert "tiny.safetensors" in get(site, "/models/checkpoints"), "the model is seen through extra_model_paths.yaml"
