@@ -169,3 +169,13 @@ def test_a_custom_node_and_its_requirement_and_a_model_come_with_the_release(sit
     assert current["models"] == [{"folder": "checkpoints", "name": "tiny.safetensors", "sha256": digest}]
     assert len(current["model_manifest_digest"]) == 64
     assert "tiny.safetensors" in get(site, "/models/checkpoints"), "the model is seen through extra_model_paths.yaml"
+
+
+def test_production_refuses_models_without_digests(site):
+    rel = releases(site)
+    before = (rel.current(), [m["id"] for m in rel.list()])
+    model = {"folder": "checkpoints", "name": "nodigest.safetensors", "url": (site["root"] / "tiny.safetensors").as_uri()}
+    run = playbook(site, "deploy.yml", comfyui_deploy_tier="production", comfyui_deploy_require_sha256=False, comfyui_deploy_models=[model])
+    assert run.returncode != 0
+    assert "which comfyui_deploy_tier 'production' refuses" in run.stdout
+    assert (rel.current(), [m["id"] for m in rel.list()]) == before, "nothing changed"
