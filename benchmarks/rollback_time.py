@@ -55,7 +55,7 @@ class Site:
             raise SystemExit(f"{book} {ref} {extra}: rc {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
         doc = json.loads(proc.stdout[proc.stdout.index("{") :])
         return [
-            {"name": t["task"]["name"], "start": stamp(t["task"]["duration"]["start"]), "end": stamp(t["task"]["duration"]["end"])}
+            {"name": t["task"]["name"].split(" : ", 1)[-1], "start": stamp(t["task"]["duration"]["start"]), "end": stamp(t["task"]["duration"]["end"])}
             for play in doc["plays"]
             for t in play["tasks"]
             if t["task"].get("duration", {}).get("end")
