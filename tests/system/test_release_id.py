@@ -32,11 +32,11 @@ def id_play(tmp_path_factory):
     return path
 
 
-def release_id(id_play, h2_vars, *args, source=SOURCE):
+def release_id(id_play, h2_vars, *args, source=None):
     inventory = id_play.parent / "hosts.json"
     inventory.write_text(json.dumps({"comfyui_hosts": {"hosts": {"h1": {"ansible_connection": "local"}, "h2": dict(ansible_connection="local", **h2_vars)}}}))
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(id_play), "-e", f"ansible_python_interpreter={sys.executable}"]
-    cmd += ["-e", json.dumps(source), *args]
+    cmd += ["-e", json.dumps(source or SOURCE), *args]
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"), ANSIBLE_NOCOLOR="1")
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     return re.search(r"ID=([^\s\"']+)", run.stdout).group(1)
