@@ -9,12 +9,13 @@ keys and of missing optional ones.
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+
+from ansible_collections.comfyops.comfyui.plugins.module_utils import _http as transport
+from ansible_collections.comfyops.comfyui.plugins.module_utils._http import MAX_BODY
 
 
 class ComfyUIError(Exception):
@@ -36,6 +37,10 @@ class ComfyUIHTTPError(ComfyUIError):
         super().__init__(message)
         self.status = status
         self.body = body
+
+
+class NotComfyUI(ComfyUIError):
+    """Something answers, but not as ComfyUI does (an HTML page, a list, a JSON object without its keys)."""
 
 
 class PromptRejected(ComfyUIError):
@@ -104,8 +109,11 @@ class HistoryEntry:
         """Every file the prompt's output nodes wrote: dicts with node, filename, subfolder, type."""
         found = []
         for node_id, output in self.outputs.items():
+            if not isinstance(output, dict):
+                continue
             for kind in ("images", "gifs", "videos", "audio"):
-                for item in output.get(kind, []) or []:
+                items = output.get(kind)
+                for item in items if isinstance(items, list) else []:
                     if isinstance(item, dict) and "filename" in item:
                         found.append(
                             {"node": node_id, "filename": item["filename"], "subfolder": item.get("subfolder", ""), "type": item.get("type", "output")}
@@ -113,26 +121,34 @@ class HistoryEntry:
         return found
 
 
+def _int_or_none(value):
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def parse_system_stats(data):
-    system = data.get("system") or {}
+    """SystemStats from /system_stats; NotComfyUI unless it is an object with system.comfyui_version."""
+    system = data.get("system") if isinstance(data, dict) else None
+    if not isinstance(system, dict) or not isinstance(system.get("comfyui_version"), str):
+        shape = type(data).__name__ if not isinstance(data, dict) else "an object with keys %s" % ", ".join(sorted(map(str, data))[:8])
+        raise NotComfyUI("/system_stats answered %s, not ComfyUI's {system: {comfyui_version, ...}, devices: [...]}" % shape)
     devices = [
         Device(
             name=str(item.get("name", "")),
             type=str(item.get("type", "")),
-            index=item.get("index"),
-            vram_total=item.get("vram_total"),
-            vram_free=item.get("vram_free"),
+            index=_int_or_none(item.get("index")),
+            vram_total=_int_or_none(item.get("vram_total")),
+            vram_free=_int_or_none(item.get("vram_free")),
         )
-        for item in data.get("devices") or []
+        for item in (data.get("devices") if isinstance(data.get("devices"), list) else [])
         if isinstance(item, dict)
     ]
     return SystemStats(
         comfyui_version=system.get("comfyui_version"),
         python_version=system.get("python_version"),
         pytorch_version=system.get("pytorch_version"),
-        ram_total=system.get("ram_total"),
-        ram_free=system.get("ram_free"),
-        argv=list(system.get("argv") or []),
+        ram_total=_int_or_none(system.get("ram_total")),
+        ram_free=_int_or_none(system.get("ram_free")),
+        argv=[str(a) for a in system.get("argv") or [] if isinstance(a, (str, int, float))] if isinstance(system.get("argv"), list) else [],
         devices=devices,
         raw=data,
     )
@@ -153,14 +169,16 @@ def _queue_item(item):
 
 
 def parse_queue(data):
+    if not isinstance(data, dict):
+        raise NotComfyUI("/queue answered %s, not ComfyUI's {queue_running: [...], queue_pending: [...]}" % type(data).__name__)
     running = [q for q in (_queue_item(i) for i in data.get("queue_running") or []) if q]
     pending = [q for q in (_queue_item(i) for i in data.get("queue_pending") or []) if q]
     return QueueState(running=running, pending=pending)
 
 
 def parse_history_entry(prompt_id, entry):
-    status = entry.get("status") or {}
-    messages = status.get("messages") or []
+    status = entry.get("status") if isinstance(entry.get("status"), dict) else {}
+    messages = status.get("messages") if isinstance(status.get("messages"), list) else []
     kinds = {m[0]: m[1] for m in messages if isinstance(m, list) and len(m) == 2 and isinstance(m[1], dict)}
     stamps = [m[1].get("timestamp") for m in messages if isinstance(m, list) and len(m) == 2 and isinstance(m[1], dict)]
     stamps = [s / 1000.0 for s in stamps if isinstance(s, (int, float))]
@@ -177,7 +195,7 @@ def parse_history_entry(prompt_id, entry):
         prompt_id=prompt_id,
         status=state,
         completed=bool(status.get("completed")),
-        outputs=entry.get("outputs") or {},
+        outputs=entry.get("outputs") if isinstance(entry.get("outputs"), dict) else {},
         messages=messages,
         error=error,
         started=min(stamps) if stamps else None,
@@ -185,36 +203,31 @@ def parse_history_entry(prompt_id, entry):
     )
 
 
-def http_request(method, url, data=None, headers=None, timeout=10.0):
-    """(status, body bytes) of one HTTP request, with http.client: no proxy from the environment
-    (ComfyUI listens on loopback), one timeout for connect and read; failures raise ComfyUIUnavailable."""
-    parts = urllib.parse.urlsplit(url)
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+def http_request(method, url, data=None, headers=None, timeout=10.0, max_bytes=MAX_BODY):
+    """(status, body bytes) of one HTTP request over the shared transport (one deadline for the whole call,
+    a capped body, no proxy); failures raise ComfyUIUnavailable with the URL shown without secrets."""
     try:
-        connection.request(method, target, body=data, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.read()
-    except (socket.timeout, TimeoutError) as exc:
-        raise ComfyUIUnavailable("%s %s: no answer within %.1f s" % (method, url, timeout), timed_out=True) from exc
-    except (OSError, http.client.HTTPException) as exc:
-        raise ComfyUIUnavailable("%s %s: %s" % (method, url, exc)) from exc
-    finally:
-        connection.close()
+        answer = transport.request(method, url, data, headers, timeout, max_bytes)
+    except transport.UrlError as exc:
+        raise ComfyUIError(str(exc)) from None
+    except transport.TransportError as exc:
+        raise ComfyUIUnavailable(str(exc), timed_out=exc.timed_out) from None
+    return answer.status, answer.body
 
 
 class ComfyUIClient:
     """A client for one ComfyUI instance, such as ``http://127.0.0.1:8188``."""
 
     def __init__(self, url, timeout=10.0, retries=2, retry_delay=0.5, headers=None):
-        parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ComfyUIError("%r is not an http(s) URL of a ComfyUI instance" % url)
+        try:
+            transport.parse_url(url, "url")
+        except transport.UrlError as exc:
+            raise ComfyUIError("%s (the http(s) URL of a ComfyUI instance)" % exc) from None
         self.url = url.rstrip("/")
+        self.safe_url = transport.redact_url(self.url)
         self.timeout = float(timeout)
+        if self.timeout <= 0:
+            raise ComfyUIError("timeout: must be positive, got %r" % timeout)
         self.retries = int(retries)
         self.retry_delay = float(retry_delay)
         self.headers = dict(headers or {})
@@ -238,13 +251,15 @@ class ComfyUIClient:
                 if attempt + 1 >= attempts:
                     raise
                 time.sleep(self.retry_delay * (attempt + 1))
-        text = raw.decode("utf-8", "replace")
+        text = transport.redact(raw.decode("utf-8", "replace"), transport.secrets_of(self.headers))
         try:
             parsed = json.loads(text) if text.strip() else None
         except ValueError:
             parsed = None
         if status not in expect:
-            raise ComfyUIHTTPError("%s %s%s answered %d: %s" % (method, self.url, path, status, text[:200]), status, parsed if parsed is not None else text)
+            raise ComfyUIHTTPError(
+                "%s %s%s answered %d: %s" % (method, self.safe_url, path, status, text[:200]), status, parsed if parsed is not None else text
+            )
         return status, parsed
 
     def get_json(self, path, timeout=None):
@@ -252,17 +267,24 @@ class ComfyUIClient:
 
     # -- API --------------------------------------------------------------------------
     def system_stats(self, timeout=None):
-        return parse_system_stats(self.get_json("/system_stats", timeout) or {})
+        return parse_system_stats(self.get_json("/system_stats", timeout))
 
     def queue(self):
-        return parse_queue(self.get_json("/queue") or {})
+        return parse_queue(self.get_json("/queue"))
 
     def queue_remaining(self):
-        return int(((self.get_json("/prompt") or {}).get("exec_info") or {}).get("queue_remaining", 0))
+        data = self.get_json("/prompt")
+        remaining = (data.get("exec_info") or {}).get("queue_remaining") if isinstance(data, dict) else None
+        if not isinstance(remaining, int) or isinstance(remaining, bool):
+            raise NotComfyUI("GET /prompt answered without exec_info.queue_remaining: %s" % str(data)[:120])
+        return remaining
 
     def object_info(self, node_class=None):
         path = "/object_info" if node_class is None else "/object_info/" + urllib.parse.quote(node_class, safe="")
-        return self.get_json(path) or {}
+        data = self.get_json(path)
+        if data is not None and not isinstance(data, dict):
+            raise NotComfyUI("%s answered %s, not an object of node classes" % (path, type(data).__name__))
+        return data or {}
 
     def models(self, folder=None):
         """Model folder names, or the files of one folder (None for an unknown folder)."""
@@ -281,15 +303,20 @@ class ComfyUIClient:
         if extra_data:
             body["extra_data"] = extra_data
         status, answer = self.request("POST", "/prompt", body, expect=(200, 400))
-        answer = answer or {}
+        answer = answer if isinstance(answer, dict) else {}
         if status == 400:
-            raise PromptRejected(answer.get("error") or {}, answer.get("node_errors") or {})
-        return str(answer["prompt_id"]), answer.get("number"), answer.get("node_errors") or {}
+            error = answer.get("error") if isinstance(answer.get("error"), dict) else {"type": "rejected", "message": str(answer)[:200]}
+            raise PromptRejected(error, answer.get("node_errors") if isinstance(answer.get("node_errors"), dict) else {})
+        prompt_id = answer.get("prompt_id")
+        if not isinstance(prompt_id, str) or not prompt_id:
+            raise NotComfyUI("POST /prompt answered 200 without a prompt_id: %s" % str(answer)[:120])
+        node_errors = answer.get("node_errors")
+        return prompt_id, answer.get("number"), node_errors if isinstance(node_errors, dict) else {}
 
     def history(self, prompt_id):
         """The finished prompt's entry, or None while it is unknown or still running."""
-        data = self.get_json("/history/" + urllib.parse.quote(prompt_id, safe="")) or {}
-        entry = data.get(prompt_id)
+        data = self.get_json("/history/" + urllib.parse.quote(prompt_id, safe=""))
+        entry = data.get(prompt_id) if isinstance(data, dict) else None
         return parse_history_entry(prompt_id, entry) if isinstance(entry, dict) else None
 
     def interrupt(self, prompt_id=None):

@@ -7,7 +7,9 @@ A crash leaves the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import tempfile
 
 
@@ -53,3 +55,72 @@ def append_bounded_lines(path, line, max_lines, mode=0o644):
     lines = lines[-max_lines:]
     atomic_write(path, "\n".join(lines) + "\n", mode)
     return lines
+
+
+class PathError(ValueError):
+    """A name or path that would leave its root, or is not a usable name; the message names the option."""
+
+
+# One rule for every name that becomes a file name or a metric label: release ids, instance names,
+# model file names (each component). No '/', no '..', no newline, no quote, no leading dot or dash.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+
+
+def check_name(value, option, kind="name"):
+    """`value` unchanged when it is one safe path component, else PathError naming `option`."""
+    if not isinstance(value, str) or not NAME_RE.match(value) or ".." in value:
+        raise PathError(
+            "%s: %s %r is not allowed: use 1-128 letters, digits, '.', '_', '+' and '-', starting with a letter or digit"
+            " (no '/', '..', spaces, quotes or newlines)" % (option, kind, value)
+        )
+    return value
+
+
+def inside(root, relative, option):
+    """The absolute path of `relative` under `root`, resolved (links followed); PathError when it would leave `root`.
+
+    `relative` must be a relative path: absolute names, empty names and '..' components are refused, and so is
+    any link on the way that points outside `root`. The path itself need not exist.
+    """
+    if not isinstance(relative, str) or not relative or "\x00" in relative:
+        raise PathError("%s: %r is not a usable relative path" % (option, relative))
+    if os.path.isabs(relative):
+        raise PathError("%s: %r is absolute; give a path inside %s" % (option, relative, root))
+    parts = relative.replace("\\", "/").split("/")
+    if any(part in ("..",) for part in parts) or all(part in ("", ".") for part in parts):
+        raise PathError("%s: %r leaves or names %s itself; give a path inside it" % (option, relative, root))
+    real_root = os.path.realpath(root)
+    resolved = os.path.realpath(os.path.join(real_root, relative))
+    if os.path.commonpath([real_root, resolved]) != real_root or resolved == real_root:
+        raise PathError("%s: %r resolves to %s, outside %s (a link on the way?)" % (option, relative, resolved, real_root))
+    return resolved
+
+
+def open_nofollow(path, flags=os.O_RDWR | os.O_CREAT, mode=0o600):
+    """A file descriptor for `path` that refuses a symbolic link in its last component (O_NOFOLLOW).
+
+    Locks and pidfiles are opened this way: a link planted by a less privileged user cannot make root write
+    through it.
+    """
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise PathError("%s is a symbolic link: refusing to open it (remove it; who planted it?)" % path) from None
+        raise
+
+
+def owned_safely(path, allowed_uids=(0,)):
+    """None when `path` (a directory) is owned by one of `allowed_uids` and not writable by group or others,
+    else a sentence saying what is wrong. Root only writes state into trees nobody else can change."""
+    try:
+        stat = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if os.path.islink(path):
+        return "%s is a symbolic link" % path
+    if stat.st_uid not in allowed_uids:
+        return "%s is owned by uid %d, not by root" % (path, stat.st_uid)
+    if stat.st_mode & 0o022:
+        return "%s is writable by group or others (mode %o)" % (path, stat.st_mode & 0o777)
+    return None

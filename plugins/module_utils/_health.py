@@ -18,7 +18,7 @@ import time
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._checks import result
 from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import ComfyUIClient, ComfyUIError, execute_workflow, http_request
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import append_bounded_lines, atomic_write
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, append_bounded_lines, atomic_write, check_name, inside
 from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import collect as collect_gpus
 from ansible_collections.comfyops.comfyui.plugins.module_utils._units import format_size, parse_size
 
@@ -61,6 +61,20 @@ DEFAULTS = {
     "prometheus_url": None,
     "alertmanager_url": None,
 }
+
+
+class HealthInputError(ValueError):
+    """A bad parameter: the message names it, the value and what is expected."""
+
+
+def parse_host_port(value, option, default_host="127.0.0.1"):
+    """(host, port) from 'host:port', '[::1]:port' or ':port'; HealthInputError naming `option` otherwise."""
+    text = str(value).strip()
+    host, _colon, port = text.rpartition(":")
+    host = host.strip("[]") or default_host
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise HealthInputError("%s: %r: expected host:port with a port 1-65535, such as 127.0.0.1:6379" % (option, value))
+    return host, int(port)
 
 
 def worst_state(states):
@@ -162,7 +176,10 @@ class InstanceHealth:
                 if not api_ok:
                     self.add(name, "skip", message="the API does not answer")
                     continue
-                getattr(self, "check_" + name)()
+                try:
+                    getattr(self, "check_" + name)()
+                except ComfyUIError as exc:
+                    self.add(name, "fail", "bad answer", "ComfyUI's answer", "%s: %s" % (name, exc), "is this ComfyUI? look at its log")
         if "gpu" in self.checks:
             self.check_gpu()
         if "system" in self.checks:
@@ -332,7 +349,12 @@ class InstanceHealth:
         files = outcome["files"]
         output_dir = self.params.get("output_dir")
         if output_dir:
-            paths = [os.path.join(output_dir, f["subfolder"], f["filename"]) for f in files if f["type"] == "output"]
+            try:
+                # the server names the files: each must resolve inside output_dir, or it is never read or removed
+                paths = [inside(output_dir, os.path.join(str(f["subfolder"] or ""), str(f["filename"])), "output file") for f in files if f["type"] == "output"]
+            except PathError as exc:
+                self.add("workflow", "fail", "output outside output_dir", "files inside %s" % output_dir, "the server named %s" % exc, "is this ComfyUI?")
+                return
             missing = [p for p in paths if not (os.path.isfile(p) and os.path.getsize(p) > 0)]
             if not paths or missing:
                 self.add(
@@ -442,9 +464,9 @@ class InstanceHealth:
         if not target:
             self.add("redis", "skip", message="no redis given")
             return
-        host, _colon, port = target.rpartition(":")
+        host, port = parse_host_port(target, "redis")
         try:
-            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=self.params["timeout"]) as conn:
+            with socket.create_connection((host, port), timeout=self.params["timeout"]) as conn:
                 conn.sendall(b"PING\r\n")
                 answer = conn.recv(64)
         except OSError as exc:
@@ -547,6 +569,14 @@ def run_health(instances, params, checks, history_dir=None, history_max=500, tex
     merged.update({k: v for k, v in params.items() if v is not None})
     for key in ("min_vram_free", "min_mem_available", "min_disk_free"):
         parse_size(merged[key], key)
+    for key, least in (("timeout", 0.001), ("startup_budget", 0.001), ("workflow_timeout", 0.001), ("max_latency", 0), ("max_running_age", 0)):
+        value = merged[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not least <= value <= 7 * 86400:
+            raise HealthInputError("%s: expected %s seconds up to a week, got %r" % (key, "a positive number of" if least else "a number of", value))
+    if merged.get("redis"):
+        parse_host_port(merged["redis"], "redis")
+    for instance in instances:
+        check_name(instance.get("name"), "instances[].name", "instance name")
     if "gpu" in checks and gpu_facts is None:
         gpu_facts = collect_gpus()
         gpu_facts.pop("import_error", None)

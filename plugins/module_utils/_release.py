@@ -9,7 +9,13 @@ Layout under a base path::
     current -> releases/<id>       the active release, switched by rename(2)
     previous -> releases/<id>      the release that was active before: the rollback target
     shared/                        models, inputs, outputs and user data that outlive releases
-    state/release.lock             flock(2) lock of changes; holds the holder's pid
+    state/release.lock             flock(2) lock of each change; holds the holder's pid (opened O_NOFOLLOW)
+    state/deploy.lock              the host-wide deploy lock: which run (controller, user, pid, start) holds it
+    state/audit.log                append-only JSON lines: who switched what, from which release to which, outcome
+
+Every release id that names a path is checked by ``_fsutil.check_name`` (no '/', '..', empty, quotes), in
+every state. Root keeps this state only in root-owned trees: ``state/`` and ``releases/`` writable by the
+service user are refused, since it could plant links there.
 
 The rollback target is read from the ``previous`` link, never guessed from modification times.
 """
@@ -22,21 +28,52 @@ import errno
 import fcntl
 import json
 import os
-import re
 import shutil
+import socket
+import stat
+import time
 
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import atomic_write
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import (
+    NAME_RE,
+    PathError,
+    atomic_write,
+    check_name,
+    open_nofollow,
+    owned_safely,
+)
 
 META = ".comfyops-release.json"
 # activating: current already points at it, its gates (health, workflow) have not passed yet. A host
 # stopped in that window keeps it, and the next deploy gates it again instead of taking it as done.
 STATES = ("building", "ready", "activating", "active", "failed", "rolled_back")
 UNFINISHED = ("building", "failed")
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+ID_RE = NAME_RE
+DEPLOY_LOCK = "deploy.lock"
+AUDIT_LOG = "audit.log"
+LOCK_TTL = 3600  # seconds a deploy lock lives without a renewal (every change of the holding run renews it)
+AUDIT_KEYS = ("time", "controller_user", "controller_host", "playbook", "action", "from_release", "to_release", "outcome", "run_id")
 
 
 class ReleaseError(Exception):
     """A refused or impossible change; nothing was changed."""
+
+
+def check_id(value, option="id"):
+    """The release id unchanged, or ReleaseError naming `option` (one rule: _fsutil.check_name)."""
+    try:
+        return check_name(value, option, "release id")
+    except PathError as exc:
+        raise ReleaseError(str(exc)) from None
+
+
+def process_start(pid):
+    """The start time of `pid` in clock ticks since boot (from /proc), or None when it does not run."""
+    try:
+        with open("/proc/%d/stat" % int(pid), encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rpartition(")")[2].split()
+        return int(fields[19])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def now_iso():
@@ -58,6 +95,8 @@ class Releases:
         except OSError:
             return None
         release_id = os.path.basename(os.path.normpath(target))
+        if not NAME_RE.match(release_id) or ".." in release_id:
+            return None
         return release_id if os.path.isdir(os.path.join(self.releases_dir, release_id)) else None
 
     def current(self):
@@ -67,7 +106,7 @@ class Releases:
         return self._link_target(self.previous_link)
 
     def path(self, release_id):
-        return os.path.join(self.releases_dir, release_id)
+        return os.path.join(self.releases_dir, check_id(release_id))
 
     def metadata(self, release_id):
         try:
@@ -79,19 +118,34 @@ class Releases:
     def list(self):
         if not os.path.isdir(self.releases_dir):
             return []
-        items = [self.metadata(name) for name in os.listdir(self.releases_dir) if os.path.isdir(self.path(name)) and not name.startswith(".")]
+        names = [name for name in os.listdir(self.releases_dir) if NAME_RE.match(name) and ".." not in name]
+        items = [self.metadata(name) for name in names if os.path.isdir(self.path(name))]
         return sorted(items, key=lambda m: (m.get("created") or "", m["id"]))
 
-    def query(self):
-        return {"current": self.current(), "previous": self.previous(), "releases": self.list()}
+    def query(self, audit_lines=20):
+        return {
+            "current": self.current(),
+            "previous": self.previous(),
+            "releases": self.list(),
+            "deploy_lock": self.deploy_lock(),
+            "audit": self.audit_tail(audit_lines),
+        }
 
     # -- changing ----------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self):
         """Hold the change lock. A lock left by a dead process is free again (flock dies with it)."""
-        os.makedirs(self.state_dir, exist_ok=True)
+        os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
+        self.require_safe_tree()
         path = os.path.join(self.state_dir, "release.lock")
-        handle = open(path, "a+", encoding="ascii")
+        try:
+            fd = open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except PathError as exc:
+            raise ReleaseError(str(exc)) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ReleaseError("%s is not a regular file: refusing to use it as a lock" % path)
+        handle = os.fdopen(fd, "r+", encoding="ascii")
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -109,6 +163,151 @@ class Releases:
         finally:
             handle.close()
 
+    def require_safe_tree(self):
+        """As root, refuse to keep state in a tree the service user could plant links in."""
+        if os.geteuid() != 0:
+            return
+        for directory in (self.base, self.releases_dir, self.state_dir):
+            problem = owned_safely(directory)
+            if problem:
+                raise ReleaseError(
+                    "%s: root keeps releases and their state only in root-owned directories that nobody else can write"
+                    " (run the gpu_host role, or chown root: and chmod go-w it)" % problem
+                )
+
+    # -- the host-wide deploy lock ----------------------------------------------------------
+    def _deploy_lock_path(self):
+        return os.path.join(self.state_dir, DEPLOY_LOCK)
+
+    def deploy_lock(self):
+        """The holder of the deploy lock (a dict), or None."""
+        try:
+            fd = open_nofollow(self._deploy_lock_path(), os.O_RDONLY, 0)
+        except (FileNotFoundError, PathError):
+            return None
+        with os.fdopen(fd, encoding="utf-8") as handle:
+            try:
+                holder = json.load(handle)
+            except ValueError:
+                return {"run_id": "?", "unreadable": True, "expires": 0}
+        return holder if isinstance(holder, dict) else {"run_id": "?", "unreadable": True, "expires": 0}
+
+    @staticmethod
+    def holder_alive(holder, now=None):
+        """Whether the run holding the lock still runs: its pid checked when it runs on this host, else its lease."""
+        if holder.get("controller_host") == socket.gethostname() and holder.get("pid"):
+            started = process_start(holder["pid"])
+            return started is not None and started == holder.get("pid_start", started)
+        return (now or time.time()) < float(holder.get("expires") or 0)
+
+    @staticmethod
+    def describe(holder):
+        return "run %s by %s@%s (pid %s, %s), started %s" % (
+            holder.get("run_id"),
+            holder.get("controller_user", "?"),
+            holder.get("controller_host", "?"),
+            holder.get("pid", "?"),
+            holder.get("playbook") or holder.get("action") or "?",
+            holder.get("acquired", "?"),
+        )
+
+    def check_deploy_lock(self, run, ttl=LOCK_TTL, check_mode=False):
+        """Refuse a change while another live run holds the deploy lock; the holding run's lease is renewed."""
+        holder = self.deploy_lock()
+        if not holder:
+            return
+        mine = bool(run) and holder.get("run_id") == run.get("run_id")
+        if not mine and self.holder_alive(holder):
+            raise ReleaseError(
+                "the deploy lock of %s is held by %s; nothing was changed. Wait for that run to end; if it is dead, "
+                "comfyui_release state=unlocked force=true breaks the lock" % (self.base, self.describe(holder))
+            )
+        if mine and not check_mode:
+            atomic_write(self._deploy_lock_path(), json.dumps(dict(holder, expires=time.time() + ttl), sort_keys=True) + "\n")
+
+    def acquire(self, run, ttl=LOCK_TTL, check_mode=False):
+        """Take the deploy lock for `run` (its run_id, controller_host, controller_user, pid, ...).
+
+        Returns the holder it replaced when that run was dead (recovered), else None. Held by a live other run:
+        ReleaseError naming the holder.
+        """
+        holder = self.deploy_lock()
+        recovered = None
+        if holder and holder.get("run_id") != run.get("run_id"):
+            if self.holder_alive(holder):
+                raise ReleaseError(
+                    "the deploy lock of %s is held by %s: refusing to start another run. Wait for it to end; if it is "
+                    "dead, comfyui_release state=unlocked force=true breaks the lock" % (self.base, self.describe(holder))
+                )
+            recovered = holder
+        if not check_mode:
+            record = dict(run, acquired=(holder or {}).get("acquired") if holder and not recovered else now_iso(), expires=time.time() + ttl)
+            if run.get("pid") and run.get("controller_host") == socket.gethostname():
+                record["pid_start"] = process_start(run["pid"])
+            atomic_write(self._deploy_lock_path(), json.dumps(record, sort_keys=True) + "\n")
+            if recovered:
+                self.audit(run, "recover lock", outcome="recovered the lock of dead %s" % self.describe(recovered))
+        return recovered
+
+    def release_lock(self, run, force=False, check_mode=False):
+        """Give the deploy lock back (only the holder, or anyone with `force`); True when one was removed."""
+        holder = self.deploy_lock()
+        if not holder:
+            return False
+        if not force and holder.get("run_id") != (run or {}).get("run_id"):
+            if self.holder_alive(holder):
+                raise ReleaseError("the deploy lock is held by %s, not by this run: left as it is" % self.describe(holder))
+        if not check_mode:
+            os.unlink(self._deploy_lock_path())
+        return True
+
+    # -- the audit trail -------------------------------------------------------------------
+    def audit(self, run, action, from_release=None, to_release=None, outcome=None):
+        """Append one JSON line to state/audit.log (O_APPEND, never truncated, never through a link)."""
+        run = run or {}
+        record = {
+            "time": now_iso(),
+            "controller_user": run.get("controller_user"),
+            "controller_host": run.get("controller_host"),
+            "playbook": run.get("playbook"),
+            "run_id": run.get("run_id"),
+            "action": action,
+            "from_release": from_release,
+            "to_release": to_release,
+            "outcome": outcome,
+        }
+        os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
+        try:
+            fd = open_nofollow(os.path.join(self.state_dir, AUDIT_LOG), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        except PathError as exc:
+            raise ReleaseError(str(exc)) from None
+        try:
+            os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return record
+
+    def audit_tail(self, lines=20):
+        """The newest `lines` records of the audit trail (a torn or foreign line is skipped)."""
+        try:
+            fd = open_nofollow(os.path.join(self.state_dir, AUDIT_LOG), os.O_RDONLY, 0)
+        except (FileNotFoundError, PathError):
+            return []
+        with os.fdopen(fd, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - 256 * 1024))
+            text = handle.read().decode("utf-8", "replace")
+        records = []
+        for line in text.splitlines()[-lines:]:
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict):
+                records.append(item)
+        return records
+
     def write_metadata(self, release_id, **changes):
         meta = self.metadata(release_id)
         meta.update(changes)
@@ -118,8 +317,7 @@ class Releases:
 
     def create(self, release_id, info, check_mode=False):
         """Make releases/<id> with metadata state building; an existing one is left as it is."""
-        if not ID_RE.match(release_id or ""):
-            raise ReleaseError("release id %r: use letters, digits, '.', '_' and '-' (at most 128)" % release_id)
+        check_id(release_id)
         if os.path.isdir(self.path(release_id)):
             return False, self.metadata(release_id)
         meta = dict(info, id=release_id, state="building", created=now_iso())
@@ -127,7 +325,8 @@ class Releases:
             return True, meta
         for folder in ("models", "input", "output", "user"):
             os.makedirs(os.path.join(self.base, "shared", folder), exist_ok=True)
-        os.makedirs(self.path(release_id))
+        os.makedirs(self.releases_dir, mode=0o755, exist_ok=True)
+        os.makedirs(self.path(release_id), mode=0o755)
         return True, self.write_metadata(release_id, **meta)
 
     def mark(self, release_id, state, info=None, check_mode=False):
@@ -143,7 +342,8 @@ class Releases:
         return True, self.write_metadata(release_id, **changes)
 
     def _require(self, release_id):
-        if not release_id or not os.path.isdir(self.path(release_id)):
+        check_id(release_id)
+        if not os.path.isdir(self.path(release_id)):
             known = ", ".join(m["id"] for m in self.list()) or "none"
             raise ReleaseError("release %r does not exist (releases: %s)" % (release_id, known))
 
@@ -183,8 +383,8 @@ class Releases:
         earlier = self.previous()
         if old:
             old_state = self.metadata(old).get("state")
-            if old_state != "activating":
-                # an activation that never passed its gates is no rollback target: the earlier one stays
+            if old_state not in ("activating", *UNFINISHED):
+                # an activation that never passed its gates, or a failed release, is no rollback target: the earlier one stays
                 self._point(self.previous_link, old)
             if old_state in ("active", "activating"):
                 self.write_metadata(old, state="ready")
@@ -202,7 +402,7 @@ class Releases:
     def rollback(self, to=None, mark_from="rolled_back", check_mode=False):
         """Make the previous release (or `to`) current again; the one rolled back from is marked."""
         old = self.current()
-        target = to or self.previous()
+        target = check_id(to, "to") if to else self.previous()
         if not target:
             raise ReleaseError("there is no previous release to roll back to (current: %s); nothing was changed" % (old or "none"))
         self._require(target)
@@ -228,18 +428,21 @@ class Releases:
         return True, old, target
 
     def remove(self, release_id, check_mode=False):
-        if not os.path.isdir(self.path(release_id)):
+        path = self.path(release_id)  # checked: one name under releases/, never '..', '' or absolute
+        if os.path.islink(path):
+            raise ReleaseError("releases/%s is a symbolic link, not a release: refusing to remove through it" % release_id)
+        if not os.path.isdir(path):
             return False
         if release_id in (self.current(), self.previous()):
             raise ReleaseError("release %s is %s: it is never removed" % (release_id, "active" if release_id == self.current() else "the rollback target"))
         if not check_mode:
-            shutil.rmtree(self.path(release_id))
+            shutil.rmtree(path)
         return True
 
     def clean(self, keep, check_mode=False):
         """Remove releases beyond `keep`; never current or previous; unfinished ones go first, then the oldest."""
-        if keep < 1:
-            raise ReleaseError("keep must be at least 1, got %d" % keep)
+        if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= 1000:
+            raise ReleaseError("keep: must be a number of releases from 1 to 1000, got %r" % (keep,))
         releases = self.list()
         protected = {self.current(), self.previous()}
         order = [m for m in releases if m.get("state") in UNFINISHED] + [m for m in releases if m.get("state") not in UNFINISHED]

@@ -144,7 +144,6 @@ instances:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import ComfyUIError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._health import CORE_CHECKS, DEFAULTS, OPTIONAL_CHECKS, run_health
-from ansible_collections.comfyops.comfyui.plugins.module_utils._units import UnitError
 
 INSTANCE_KEYS = ("unit", "pidfile", "container", "output_dir", "cuda_device")
 
@@ -215,7 +214,7 @@ def main():
     history_dir, history_max, textfile_dir = params.pop("history_dir"), params.pop("history_max"), params.pop("textfile_dir")
     try:
         report = run_health(instances, params, checks, history_dir=history_dir, history_max=history_max, textfile_dir=textfile_dir)
-    except (UnitError, ComfyUIError) as exc:
+    except (ValueError, ComfyUIError) as exc:  # UnitError, PathError and HealthInputError are ValueErrors
         module.fail_json(msg="comfyui_health: %s" % exc)
     except OSError as exc:
         module.fail_json(msg="comfyui_health: cannot use %s: %s" % (exc.filename, exc.strerror))

@@ -34,7 +34,9 @@ options:
     type: str
     required: true
   url:
-    description: Where to get it (http, https or file).
+    description:
+      - Where to get it (http, https or file). Treated as a secret (a query string or user info may hold a token):
+        it is shown, stored and used in messages only without user info and query string.
     type: str
     required: true
   sha256:
@@ -92,7 +94,7 @@ def main():
             "models_dir": {"type": "path", "required": True},
             "folder": {"type": "str", "required": True},
             "name": {"type": "str", "required": True},
-            "url": {"type": "str", "required": True},
+            "url": {"type": "str", "required": True, "no_log": True},
             "sha256": {"type": "str"},
             "require_sha256": {"type": "bool", "default": True},
             "size": {"type": "int"},

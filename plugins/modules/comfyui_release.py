@@ -19,7 +19,18 @@ description:
     C(current) to it, or confirm an V(activating) current release; the release it replaces becomes the rollback
     target); V(rollback) (to the previous active release, read from the C(previous) link, or to O(to));
     V(absent) (remove one release); V(clean) (keep O(keep) releases: never the active one or the rollback target;
-    unfinished ones go first)."
+    unfinished ones go first); V(locked) and V(unlocked) (take and give back the host-wide deploy lock of O(run))."
+  - "Every id (O(id), O(to)) is checked in every state: one path component of letters, digits, C(.), C(_), C(+), C(-);
+    never C(..), empty, absolute or with C(/), so no state can reach outside C(releases/)."
+  - "The deploy lock (C(state/deploy.lock)) names its holder: O(run) (run id, controller host and user, pid, playbook).
+    While a live run holds it, every change by another run (or without O(run)) is refused with the holder's name.
+    A holder on this host is alive while its pid runs with the same start time; one elsewhere while its lease
+    (O(lock_ttl) seconds, renewed by each change it makes) lasts. A dead run's lock is recovered and the recovery audited."
+  - "Each switch (V(activating), V(active), V(rollback)), removal and V(unlocked) with an O(outcome) appends a JSON line
+    to C(state/audit.log) (time, controller user and host, playbook, action, from and to release, outcome); it is
+    opened append-only and never truncated. V(query) returns its newest lines as RV(audit)."
+  - "As root, C(base), C(releases/) and C(state/) must be root-owned and not writable by others: locks are opened with
+    C(O_NOFOLLOW), so a link planted by the service user is refused, never written through."
   - Changes hold a lock; a lock left by a dead process is free again. Check mode computes the same plan and changes nothing.
 author:
   - comfyops maintainers (@comfyops)
@@ -31,7 +42,7 @@ options:
   state:
     description: What to do.
     type: str
-    choices: [query, present, ready, failed, activating, active, rollback, absent, clean]
+    choices: [query, present, ready, failed, activating, active, rollback, absent, clean, locked, unlocked]
     default: query
   id:
     description: The release id, for V(present), V(ready), V(failed), V(activating), V(active) and V(absent).
@@ -59,6 +70,25 @@ options:
     type: str
     choices: [rolled_back, failed]
     default: rolled_back
+  run:
+    description:
+      - The run making the change, as the P(comfyops.comfyui.deploy_run#lookup) lookup returns it. Required with
+        V(locked) and V(unlocked); with other states a change is refused while another live run holds the deploy lock.
+    type: dict
+    suboptions:
+      run_id: {description: Unique per playbook run., type: str, required: true}
+      controller_host: {description: The controller's host name., type: str}
+      controller_user: {description: Who runs the playbook., type: str}
+      pid: {description: The pid of the ansible-playbook process on the controller., type: int}
+      playbook: {description: The playbook file., type: str}
+      action: {description: What the run does (deploy, rollback, shutdown)., type: str}
+  lock_ttl:
+    description: Seconds the deploy lock of a run on another controller lives without a renewal.
+    type: int
+    default: 3600
+  outcome:
+    description: With V(unlocked), the run's outcome on this host, recorded in the audit trail (nothing is recorded without it).
+    type: str
 extends_documentation_fragment:
   - comfyops.comfyui.attributes
 attributes:
@@ -110,12 +140,22 @@ replaced:
   returned: with activating, active and rollback
   type: str
 removed: {description: Releases removed by V(clean) or V(absent)., returned: with clean and absent, type: list, elements: str}
+deploy_lock:
+  description: "The deploy lock's holder (run_id, controller_host, controller_user, pid, playbook, acquired), or null."
+  returned: always
+  type: dict
+recovered: {description: With V(locked), the holder of a dead run's lock that was recovered, or null., returned: with locked, type: dict}
+audit:
+  description: The newest 20 lines of C(state/audit.log), oldest first.
+  returned: always
+  type: list
+  elements: dict
 """
 
 import contextlib
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.comfyops.comfyui.plugins.module_utils._release import ReleaseError, Releases
+from ansible_collections.comfyops.comfyui.plugins.module_utils._release import LOCK_TTL, ReleaseError, Releases, check_id
 
 
 def main():
@@ -124,7 +164,7 @@ def main():
             "base": {"type": "path", "required": True},
             "state": {
                 "type": "str",
-                "choices": ["query", "present", "ready", "failed", "activating", "active", "rollback", "absent", "clean"],
+                "choices": ["query", "present", "ready", "failed", "activating", "active", "rollback", "absent", "clean", "locked", "unlocked"],
                 "default": "query",
             },
             "id": {"type": "str"},
@@ -134,16 +174,34 @@ def main():
             "keep": {"type": "int", "default": 5},
             "force": {"type": "bool", "default": False},
             "rollback_mark": {"type": "str", "choices": ["rolled_back", "failed"], "default": "rolled_back"},
+            "run": {
+                "type": "dict",
+                "options": {
+                    "run_id": {"type": "str", "required": True},
+                    "controller_host": {"type": "str"},
+                    "controller_user": {"type": "str"},
+                    "pid": {"type": "int"},
+                    "playbook": {"type": "str"},
+                    "action": {"type": "str"},
+                },
+            },
+            "lock_ttl": {"type": "int", "default": LOCK_TTL},
+            "outcome": {"type": "str"},
         },
-        required_if=[("state", state, ("id",)) for state in ("present", "ready", "failed", "activating", "active", "absent")],
+        required_if=[("state", state, ("id",)) for state in ("present", "ready", "failed", "activating", "active", "absent")] + [("state", "locked", ("run",))],
         supports_check_mode=True,
     )
     p = module.params
     releases = Releases(p["base"])
     check = module.check_mode
-    before = {"current": releases.current(), "previous": releases.previous()}
     result = {"changed": False}
     try:
+        before = {"current": releases.current(), "previous": releases.previous()}
+        for option in ("id", "to"):
+            if p[option] is not None:
+                check_id(p[option], option)
+        if not 1 <= p["lock_ttl"] <= 7 * 86400:
+            raise ReleaseError("lock_ttl: seconds from 1 to 604800, got %d" % p["lock_ttl"])
         if p["state"] != "query":
             with releases.lock() if not check else contextlib.nullcontext():
                 result.update(apply(releases, p, check))
@@ -164,6 +222,30 @@ def main():
 
 
 def apply(releases, p, check):
+    state, release_id, run = p["state"], p["id"], p["run"]
+    if state == "locked":
+        # bookkeeping of this run, given back when it ends: not a change of the host
+        return {"changed": False, "recovered": releases.acquire(run, p["lock_ttl"], check_mode=check)}
+    if state == "unlocked":
+        if p["outcome"] and not check:
+            releases.audit(run, (run or {}).get("action") or "run", to_release=release_id, outcome=p["outcome"])
+        releases.release_lock(run, force=p["force"], check_mode=check)
+        return {"changed": False}
+    releases.check_deploy_lock(run, p["lock_ttl"], check_mode=check)
+    result = change(releases, p, check)
+    if result["changed"] and not check and state in ("activating", "active", "rollback", "absent", "clean"):
+        moved = state in ("activating", "active", "rollback")
+        releases.audit(
+            run,
+            state,
+            from_release=result.get("replaced") if moved else None,
+            to_release=result.get("target") if moved else ", ".join(result.get("removed") or []),
+            outcome="activating" if state == "activating" else "done",
+        )
+    return result
+
+
+def change(releases, p, check):
     state, release_id = p["state"], p["id"]
     if state == "present":
         changed, _meta = releases.create(release_id, dict(p["info"], deployed_by=p["deployed_by"]), check_mode=check)

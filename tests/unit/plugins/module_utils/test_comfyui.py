@@ -143,5 +143,5 @@ def test_hang_is_a_timeout(start_simulator):
 
 
 def test_bad_url():
-    with pytest.raises(_comfyui.ComfyUIError, match="not an http"):
+    with pytest.raises(_comfyui.ComfyUIError, match="scheme must be one of http, https"):
         _comfyui.ComfyUIClient("ftp://x")

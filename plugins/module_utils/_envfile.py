@@ -1,0 +1,67 @@
+# Copyright (c) comfyops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Environment files that no value can break out of: systemd's EnvironmentFile= syntax, written and read.
+
+A value is always written double-quoted with ``\\``, ``"``, ``$`` and `````` escaped, the way systemd's parser
+reads them back; names must be shell-style identifiers and values cannot hold newlines or other control
+characters. Nothing here is ever ``source``d by a shell: the standalone control script reads the JSON form.
+"""
+
+from __future__ import annotations
+
+import re
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_ESCAPED = {"\\": "\\\\", '"': '\\"', "$": "\\$", "`": "\\`"}
+
+
+class EnvError(ValueError):
+    """A name or value that cannot be written safely; the message says which (never the value of a secret)."""
+
+
+def check_env(env: dict, where: str) -> dict[str, str]:
+    """The environment as {name: text}; EnvError naming `where` and the variable when one is unusable."""
+    if not isinstance(env, dict):
+        raise EnvError("%s: expected a map of variable names to values, got %s" % (where, type(env).__name__))
+    checked = {}
+    for name, value in env.items():
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise EnvError("%s: %r is not a variable name (letters, digits and _, not starting with a digit)" % (where, name))
+        if isinstance(value, (dict, list)) or value is None:
+            raise EnvError("%s.%s: expected a string, number or boolean, got %s" % (where, name, type(value).__name__))
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if _CONTROL_RE.search(text):
+            raise EnvError("%s.%s: the value holds a newline or another control character, which no environment file can carry" % (where, name))
+        checked[name] = text
+    return checked
+
+
+def quote(text: str) -> str:
+    return '"%s"' % "".join(_ESCAPED.get(char, char) for char in text)
+
+
+def render(env: dict, where: str = "environment") -> str:
+    """EnvironmentFile= text: one NAME="value" line per variable, in the given order."""
+    return "".join("%s=%s\n" % (name, quote(text)) for name, text in check_env(env, where).items())
+
+
+def parse(text: str) -> dict[str, str]:
+    """Read what `render` writes (systemd's rules for double-quoted values), for tests and tools."""
+    env = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith(("#", ";")):
+            continue
+        name, _eq, raw = line.partition("=")
+        if not (raw.startswith('"') and raw.endswith('"')) or len(raw) < 2:
+            raise EnvError('line %r is not NAME="value"' % line[:40])
+        body, out, i = raw[1:-1], [], 0
+        while i < len(body):
+            if body[i] == "\\" and i + 1 < len(body) and body[i + 1] in _ESCAPED:
+                out.append(body[i + 1])
+                i += 2
+            else:
+                out.append(body[i])
+                i += 1
+        env[name.strip()] = "".join(out)
+    return env
