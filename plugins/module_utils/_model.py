@@ -11,6 +11,8 @@ is not read again on every run.
 
 from __future__ import annotations
 
+import errno
+import glob
 import hashlib
 import http.client
 import json
@@ -19,7 +21,8 @@ import shutil
 import time
 import urllib.parse
 
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import atomic_write
+from ansible_collections.comfyops.comfyui.plugins.module_utils import _http as transport
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, check_name, inside
 
 CHUNK = 4 * 1024 * 1024
 CACHE_NAME = ".comfyops-digests.json"
@@ -31,13 +34,8 @@ class ModelError(Exception):
     """What went wrong, with the model's name; never carries a secret."""
 
 
-def redact(url):
-    """A URL safe for messages: no user info, no query string (tokens live there)."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += ":%d" % parts.port
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+redact = transport.redact_url  # a URL safe for messages: no user info, no query string (tokens live there)
+FREE_MARGIN = 1024**3  # a download must leave this much free space beside it
 
 
 def sha256_file(path, offset_hash=None):
@@ -84,10 +82,13 @@ class DigestCache:
 def _open_source(url, headers, timeout, offset, redirects=5):
     """(response-like, total size or None, resumed) for http(s) URLs, following redirects."""
     for _hop in range(redirects + 1):
+        try:
+            parsed = transport.parse_url(url, "url")
+        except transport.UrlError as exc:
+            raise ModelError(str(exc)) from None
         parts = urllib.parse.urlsplit(url)
-        connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        connection = connection_class(parts.hostname, parts.port, timeout=timeout)
-        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        connection = transport.connection_for(parsed, timeout)
+        target = parsed.target
         request_headers = dict(headers)
         if offset:
             request_headers["Range"] = "bytes=%d-" % offset
@@ -113,20 +114,48 @@ def _open_source(url, headers, timeout, offset, redirects=5):
         if response.status == 416 and offset:
             connection.close()
             return None, None, offset, True  # the partial file is already whole
-        body = response.read(200).decode("utf-8", "replace")
+        body = transport.redact(response.read(200).decode("utf-8", "replace"), transport.secrets_of(headers) + [parts.query, parts.password or ""])
         connection.close()
         raise ModelError("%s answered %d %s: %s" % (redact(url), response.status, response.reason, body.strip()[:120]))
     raise ModelError("%s: more than %d redirects" % (redact(url), redirects))
 
 
-def _download(url, partial, headers, timeout):
-    """Fill `partial` from `url`, resuming what is there; return (bytes fetched, resumed)."""
+def check_room(directory, needed, what):
+    """ModelError unless `needed` more bytes fit in `directory` with FREE_MARGIN to spare."""
+    free = shutil.disk_usage(directory).free
+    if needed is not None and needed + FREE_MARGIN > free:
+        raise ModelError(
+            "%s: needs %d more bytes, only %d are free in %s (keeping %d spare); free some space first" % (what, needed, free, directory, FREE_MARGIN)
+        )
+
+
+def _download(url, partial, headers, timeout, size=None, what="model"):
+    """Fill `partial` from `url`, resuming what is there; return (bytes fetched, resumed).
+
+    Before a byte is written, the announced length is compared with the declared `size` and with the free space;
+    a disk that fills up (ENOSPC) removes the partial file instead of leaving it for the next run to fill again.
+    """
+    try:
+        return _fill(url, partial, headers, timeout, size, what)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            if os.path.exists(partial):
+                os.unlink(partial)
+            raise ModelError("%s: the disk filled up during the download; the partial file was removed" % what) from None
+        raise
+
+
+def _fill(url, partial, headers, timeout, size, what):
     offset = os.path.getsize(partial) if os.path.exists(partial) else 0
     parts = urllib.parse.urlsplit(url)
     if parts.scheme == "file":
         source = urllib.parse.unquote(parts.path)
         if not os.path.isfile(source):
             raise ModelError("%s does not exist" % source)
+        total = os.path.getsize(source)
+        if size is not None and total != size:
+            raise ModelError("%s: %s has %d bytes, expected %d; nothing was copied" % (what, source, total, size))
+        check_room(os.path.dirname(partial), total - offset, what)
         with open(source, "rb") as src, open(partial, "ab") as dst:
             src.seek(offset)
             shutil.copyfileobj(src, dst, CHUNK)
@@ -135,9 +164,19 @@ def _download(url, partial, headers, timeout):
         return os.path.getsize(partial) - offset, offset > 0
     if parts.scheme not in ("http", "https"):
         raise ModelError("unsupported URL scheme %r (http, https or file)" % parts.scheme)
-    connection, response, _total, resumed = _open_source(url, headers, timeout, offset)
+    connection, response, total, resumed = _open_source(url, headers, timeout, offset)
     if response is None:
         return 0, True
+    if not resumed:
+        offset = 0
+    if total is not None and size is not None and total != size:
+        connection.close()
+        raise ModelError("%s: %s announces %d bytes, the declared size is %d; nothing was downloaded" % (what, redact(url), total, size))
+    try:
+        check_room(os.path.dirname(partial), (total if total is not None else size or 0) - offset, what)
+    except ModelError:
+        connection.close()
+        raise
     fetched = 0
     try:
         with open(partial, "ab" if resumed else "wb") as dst:
@@ -147,11 +186,17 @@ def _download(url, partial, headers, timeout):
                     break
                 dst.write(block)
                 fetched += len(block)
+                if size is not None and offset + fetched > size:
+                    raise ModelError("%s: %s sent more than the declared %d bytes; stopped" % (what, redact(url), size))
             dst.flush()
             os.fsync(dst.fileno())
         if response.length:  # the server promised more than it sent
             raise ModelError("download from %s broke off after %d bytes, %d short (rerun to resume)" % (redact(url), fetched, response.length))
-    except (OSError, http.client.HTTPException) as exc:
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise
+        raise ModelError("download from %s broke off after %d bytes: %s (rerun to resume)" % (redact(url), fetched, exc)) from None
+    except http.client.HTTPException as exc:
         raise ModelError("download from %s broke off after %d bytes: %s (rerun to resume)" % (redact(url), fetched, exc)) from None
     finally:
         connection.close()
@@ -160,10 +205,17 @@ def _download(url, partial, headers, timeout):
 
 def ensure_model(models_dir, folder, name, url, sha256=None, size=None, headers=None, timeout=60.0, require_sha256=True, check_mode=False):
     """Make `<models_dir>/<folder>/<name>` exist with this digest; return what was done."""
-    if "/" in folder or folder in ("", ".", ".."):
-        raise ModelError("folder %r must be one model folder name such as 'checkpoints'" % folder)
-    if name.startswith("/") or ".." in name.split("/"):
-        raise ModelError("name %r must stay inside the model folder" % name)
+    try:
+        check_name(folder, "folder", "model folder")
+        for part in str(name).split("/"):
+            check_name(part, "name", "model file name part")
+        dest = inside(models_dir, os.path.join(folder, name), "name")  # a planted link in a subfolder cannot lead out
+    except PathError as exc:
+        raise ModelError(str(exc)) from None
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 0 < size < 2**50):
+        raise ModelError("%s/%s: size must be a number of bytes from 1 to 2**50, got %r" % (folder, name, size))
+    if timeout is None or not 0 < float(timeout) <= 86400:
+        raise ModelError("timeout: seconds from 0 to 86400, got %r" % (timeout,))
     if sha256:
         sha256 = sha256.lower()
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -171,7 +223,6 @@ def ensure_model(models_dir, folder, name, url, sha256=None, size=None, headers=
     elif require_sha256:
         raise ModelError("%s/%s: a sha256 is required (set require_sha256=false to skip the check outside production)" % (folder, name))
     relative = "%s/%s" % (folder, name)
-    dest = os.path.join(models_dir, folder, name)
     cache = DigestCache(os.path.join(models_dir, CACHE_NAME))
     result = {
         "path": dest,
@@ -210,7 +261,7 @@ def ensure_model(models_dir, folder, name, url, sha256=None, size=None, headers=
         return result
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     partial = dest + ".partial"
-    fetched, resumed = _download(url, partial, dict(headers or {}), timeout)
+    fetched, resumed = _download(url, partial, dict(headers or {}), timeout, size, relative)
     stat = os.stat(partial)
     if size is not None and stat.st_size != size:
         bad = quarantine(models_dir, partial, "size %d, expected %d" % (stat.st_size, size))
@@ -239,10 +290,15 @@ def ensure_model(models_dir, folder, name, url, sha256=None, size=None, headers=
 
 
 def quarantine(models_dir, path, reason):
-    """Move a bad file aside (never delete it) with a note of why; return its new path."""
+    """Move a bad file aside with a note of why; return its new path. One copy per model is kept: the
+    newest bad one (an older quarantined copy of the same file is removed, so failures cannot fill the disk)."""
     folder = os.path.join(models_dir, QUARANTINE)
     os.makedirs(folder, exist_ok=True)
-    target = os.path.join(folder, "%s.%d" % (os.path.basename(path), int(time.time() * 1000)))
+    stem = os.path.basename(path)
+    for old in glob.glob(os.path.join(glob.escape(folder), glob.escape(stem) + ".*")):
+        if not os.path.islink(old):
+            os.unlink(old)
+    target = os.path.join(folder, "%s.%d" % (stem, int(time.time() * 1000)))
     os.replace(path, target)
     atomic_write(target + ".why", reason + "\n")
     return target

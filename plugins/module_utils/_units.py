@@ -24,7 +24,8 @@ _SIZE_UNITS = {
     "g": 2**30,
     "t": 2**40,
 }
-_SIZE_RE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*")
+_SIZE_RE = re.compile(r"\s*([0-9]{1,20}(?:\.[0-9]{1,12})?)\s*([A-Za-z]*)\s*")
+MAX_SIZE = 2**63 - 1
 
 
 class UnitError(ValueError):
@@ -32,17 +33,27 @@ class UnitError(ValueError):
 
 
 def parse_size(value, where):
-    """Bytes from an int or a string such as '24GiB', '500 GB' or '1.5T' (binary single letters)."""
+    """Bytes from an int (bytes) or a string with a unit such as '24GiB', '500 GB', '1.5T' or '512B'.
+
+    Text needs its unit: '64' is refused (64 bytes or 64 GB? a threshold that passes on any host is worse than an
+    error). Sizes beyond 2**63 bytes, negative ones and garbage raise UnitError naming `where`.
+    """
     if isinstance(value, bool) or value is None:
         raise UnitError("%s: expected a size such as '24GiB' or '500 GB', got %r" % (where, value))
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise UnitError("%s: a size cannot be negative, got %r" % (where, value))
+        if value != value or not 0 <= value <= MAX_SIZE:  # NaN, negative, infinite or beyond 2**63
+            raise UnitError("%s: a size is 0 to 2**63 bytes, got %r" % (where, value))
         return int(value)
-    match = _SIZE_RE.fullmatch(str(value))
+    text = str(value)
+    match = _SIZE_RE.fullmatch(text)
     if not match or match.group(2).lower() not in _SIZE_UNITS:
-        raise UnitError("%s: expected a size such as '24GiB' or '500 GB', got %r" % (where, value))
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+        raise UnitError("%s: expected a size such as '24GiB' or '500 GB', got %r" % (where, value[:40] if isinstance(value, str) else value))
+    if not match.group(2):
+        raise UnitError("%s: %r has no unit: write '%sGB', '%sGiB' or '%sB' (bytes)" % (where, text.strip(), *[match.group(1)] * 3))
+    number = float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    if number > MAX_SIZE:
+        raise UnitError("%s: %r is beyond 2**63 bytes" % (where, text.strip()))
+    return int(number)
 
 
 def format_size(value):

@@ -130,10 +130,11 @@ def test_present_file_with_wrong_digest_is_replaced(server, tmp_path):
     assert any(p.name.startswith("m.safetensors.") for p in (tmp_path / ".quarantine").iterdir())
 
 
-def test_wrong_size_fails(server, tmp_path):
+def test_wrong_size_fails_before_the_download(server, tmp_path):
     _handler, base = server
-    with pytest.raises(_model.ModelError, match="expected 5"):
+    with pytest.raises(_model.ModelError, match="announces %d bytes, the declared size is 5; nothing was downloaded" % len(DATA)):
         _model.ensure_model(str(tmp_path), "checkpoints", "m.safetensors", base + "/m.safetensors", sha256=DIGEST, size=5)
+    assert not (tmp_path / "checkpoints" / "m.safetensors.partial").exists(), "not a byte was written"
 
 
 def test_redirect_drops_auth_for_another_host_only(server, tmp_path):
@@ -157,7 +158,7 @@ def test_file_url_and_errors(server, tmp_path):
         _model.ensure_model(str(tmp_path), "vae", "y.safetensors", base + "/m.safetensors")
     with pytest.raises(_model.ModelError, match="64 hex digits"):
         _model.ensure_model(str(tmp_path), "vae", "y.safetensors", base + "/m.safetensors", sha256="abc")
-    with pytest.raises(_model.ModelError, match="inside the model folder"):
+    with pytest.raises(_model.ModelError, match="is not allowed"):
         _model.ensure_model(str(tmp_path), "vae", "../escape", base + "/m.safetensors", sha256=DIGEST)
     unchecked = _model.ensure_model(str(tmp_path), "vae", "z.safetensors", base + "/m.safetensors", require_sha256=False)
     assert unchecked["sha256"] == DIGEST

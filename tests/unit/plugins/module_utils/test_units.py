@@ -6,7 +6,7 @@ from ansible_collections.comfyops.comfyui.plugins.module_utils._units import Uni
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("24GiB", 24 * 2**30), ("500 GB", 500 * 10**9), ("64GB", 64 * 10**9), (1024, 1024), ("1.5T", int(1.5 * 2**40)), ("100", 100)],
+    [("24GiB", 24 * 2**30), ("500 GB", 500 * 10**9), ("64GB", 64 * 10**9), (1024, 1024), ("1.5T", int(1.5 * 2**40)), ("100B", 100)],
 )
 def test_sizes(text, expected):
     assert parse_size(text, "x") == expected
