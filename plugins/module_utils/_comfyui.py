@@ -179,11 +179,12 @@ def parse_queue(data):
 def parse_history_entry(prompt_id, entry):
     status = entry.get("status") if isinstance(entry.get("status"), dict) else {}
     messages = status.get("messages") if isinstance(status.get("messages"), list) else []
-    kinds = {m[0]: m[1] for m in messages if isinstance(m, list) and len(m) == 2 and isinstance(m[1], dict)}
-    stamps = [m[1].get("timestamp") for m in messages if isinstance(m, list) and len(m) == 2 and isinstance(m[1], dict)]
+    messages = [m for m in messages if isinstance(m, list) and len(m) == 2 and isinstance(m[0], str) and isinstance(m[1], dict)]
+    kinds = {m[0]: m[1] for m in messages}
+    stamps = [m[1].get("timestamp") for m in messages]
     stamps = [s / 1000.0 for s in stamps if isinstance(s, (int, float))]
     error = None
-    state = status.get("status_str") or ("success" if status.get("completed") else "error")
+    state = status.get("status_str") if isinstance(status.get("status_str"), str) else ("success" if status.get("completed") else "error")
     if "execution_error" in kinds:
         data = kinds["execution_error"]
         error = {k: data.get(k) for k in ("node_id", "node_type", "exception_type", "exception_message", "traceback")}

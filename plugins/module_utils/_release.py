@@ -231,6 +231,7 @@ class Releases:
         Returns the holder it replaced when that run was dead (recovered), else None. Held by a live other run:
         ReleaseError naming the holder.
         """
+        os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
         holder = self.deploy_lock()
         recovered = None
         if holder and holder.get("run_id") != run.get("run_id"):

@@ -50,8 +50,10 @@ class Validator:
                 return False, make_error("invalid_prompt", "Cannot execute because a node is missing the class_type property.", f"Node ID '#{node_id}'"), [], {}
             class_type = node["class_type"]
             info = self.info(class_type) if isinstance(class_type, str) else None
-            if info is None:
+            if not isinstance(info, dict):
                 return False, make_error("invalid_prompt", f"Cannot execute because node {class_type} does not exist.", f"Node ID '#{node_id}'"), [], {}
+            if not isinstance(node.get("inputs", {}), dict):
+                return False, make_error("invalid_prompt", "Cannot execute because a node's inputs are not an object.", f"Node ID '#{node_id}'"), [], {}
             infos[node_id] = info
             if info.get("output_node"):
                 outputs.append(node_id)
@@ -61,7 +63,11 @@ class Validator:
         validated: dict[str, tuple[bool, list]] = {}
         good, failed = [], []
         for output in outputs:
-            ok, errors = self._validate_node(prompt, infos, output, validated)
+            # dependencies first, without recursion: a chain of thousands of nodes is validated like a short one
+            for node_id in self._post_order(prompt, output):
+                if node_id not in validated:
+                    self._validate_node(prompt, infos, node_id, validated)
+            ok, errors = validated[output]
             (good if ok else failed).append((output, errors))
 
         node_errors: dict[str, dict] = {}
@@ -77,24 +83,50 @@ class Validator:
             return False, make_error("prompt_outputs_failed_validation", "Prompt outputs failed validation", details), [], node_errors
         return True, None, [output for output, _errors in good], node_errors
 
-    def _upstream(self, prompt: dict, node_id: str, seen: set | None = None) -> set:
-        seen = set() if seen is None else seen
-        if node_id in seen or node_id not in prompt:
-            return seen
-        seen.add(node_id)
-        for value in prompt[node_id].get("inputs", {}).values():
-            if is_link(value) and len(value) == 2:
-                self._upstream(prompt, str(value[0]), seen)
+    @staticmethod
+    def _links(prompt: dict, node_id: str) -> list[str]:
+        inputs = prompt[node_id].get("inputs") or {}
+        return [str(value[0]) for value in inputs.values() if is_link(value) and len(value) == 2 and str(value[0]) in prompt]
+
+    def _upstream(self, prompt: dict, node_id: str) -> set:
+        seen: set = set()
+        stack = [node_id] if node_id in prompt else []
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            stack.extend(self._links(prompt, current))
         return seen
 
+    def _post_order(self, prompt: dict, root: str) -> list[str]:
+        """The nodes `root` depends on, each after its own inputs (a cycle is cut where it closes)."""
+        order: list[str] = []
+        state: dict[str, int] = {}  # 1: on the path, 2: done
+        stack: list[tuple[str, bool]] = [(root, False)]
+        while stack:
+            node_id, expanded = stack.pop()
+            if expanded:
+                state[node_id] = 2
+                order.append(node_id)
+                continue
+            if state.get(node_id):
+                continue
+            state[node_id] = 1
+            stack.append((node_id, True))
+            stack.extend((source, False) for source in reversed(self._links(prompt, node_id)) if not state.get(source))
+        return order
+
     def _validate_node(self, prompt: dict, infos: dict, node_id: str, validated: dict) -> tuple[bool, list]:
+        """One node, its linked inputs already validated (see _post_order); the result is kept in `validated`."""
         if node_id in validated:
             return validated[node_id]
-        validated[node_id] = (True, [])  # guards against cycles while we recurse
+        validated[node_id] = (True, [])  # a node on a cycle sees itself as valid, as ComfyUI does
         info = infos[node_id]
         inputs = prompt[node_id].get("inputs", {}) or {}
-        required = info["input"].get("required", {}) or {}
-        optional = info["input"].get("optional", {}) or {}
+        declared = info.get("input") if isinstance(info.get("input"), dict) else {}
+        required = declared.get("required") if isinstance(declared.get("required"), dict) else {}
+        optional = declared.get("optional") if isinstance(declared.get("optional"), dict) else {}
         errors: list[dict] = []
         valid = True
         for name in list(required) + [o for o in optional if o in inputs]:
@@ -104,6 +136,8 @@ class Validator:
                 valid = False
                 continue
             value = inputs[name]
+            if not isinstance(spec, list) or not spec:
+                spec = ["*"]
             expected = spec[0]
             if is_link(value):
                 if len(value) != 2:
@@ -130,7 +164,7 @@ class Validator:
                     valid = False
                     continue
                 outputs = infos[source_id].get("output", [])
-                received = outputs[slot] if isinstance(slot, int) and 0 <= slot < len(outputs) else None
+                received = outputs[slot] if isinstance(outputs, list) and isinstance(slot, int) and 0 <= slot < len(outputs) else None
                 expected_type = "COMBO" if isinstance(expected, list) else expected
                 if received is None or not _types_match(received, expected_type):
                     errors.append(
@@ -143,13 +177,13 @@ class Validator:
                     )
                     valid = False
                     continue
-                ok, _errs = self._validate_node(prompt, infos, source_id, validated)
-                if not ok:
+                if not validated.get(source_id, (True, []))[0]:
                     valid = False
                 continue
             options = combo_options(spec)
             if options is not None:
-                if value not in options:
+                if not isinstance(options, list) or not isinstance(value, (str, int, float, bool, type(None))) or value not in options:
+                    options = options if isinstance(options, list) else []
                     list_info = f"(list of length {len(options)})" if len(options) > 20 else str(options)
                     extra = {"input_name": name, "input_config": None if len(options) > 20 else spec, "received_value": value}
                     errors.append(
@@ -192,6 +226,7 @@ def _check_range(name: str, value: Any, spec: list) -> dict | None:
     options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
+    options = {k: options[k] for k in ("min", "max") if isinstance(options.get(k), (int, float)) and not isinstance(options.get(k), bool)}
     if "min" in options and value < options["min"]:
         return {
             "type": "value_smaller_than_min",

@@ -107,3 +107,15 @@ def test_host_validate_module_garbage_and_fail_on(tmp_path):
     assert failing["failed"] and failing["summary"]["failed"] == ["cpu_cores"] and failing["changed"] is False
     reported = run_module(tmp_path, "comfyops.comfyui.host_validate", {**args, "fail_on": "never"}, check=True)
     assert not reported.get("failed") and reported["summary"]["status"] == "fail"
+
+
+@pytest.mark.parametrize("rid", ["..", "", "/tmp"])
+def test_release_module_refuses_ids_that_leave_releases(tmp_path, rid):
+    """Issue 9: state=absent with id '..' removed the whole base directory, '' every release, '/tmp' a directory outside."""
+    base = tmp_path / "srv"
+    (base / "shared" / "models").mkdir(parents=True)
+    (base / "shared" / "models" / "keep.bin").write_bytes(b"model")
+    (base / "releases" / "A").mkdir(parents=True)
+    out = run_module(tmp_path, "comfyops.comfyui.comfyui_release", {"base": str(base), "state": "absent", "id": rid})
+    assert out["failed"] and "is not allowed" in out["msg"]
+    assert (base / "shared" / "models" / "keep.bin").exists() and (base / "releases" / "A").is_dir()
