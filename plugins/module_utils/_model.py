@@ -114,7 +114,7 @@ def _open_source(url, headers, timeout, offset, redirects=5):
         if response.status == 416 and offset:
             connection.close()
             return None, None, offset, True  # the partial file is already whole
-        body = transport.redact(response.read(200).decode("utf-8", "replace"), transport.secrets_of(headers) + [parts.query, parts.password or ""])
+        body = transport.redact(response.read(200).decode("utf-8", "replace"), [*transport.secrets_of(headers), parts.query, parts.password or ""])
         connection.close()
         raise ModelError("%s answered %d %s: %s" % (redact(url), response.status, response.reason, body.strip()[:120]))
     raise ModelError("%s: more than %d redirects" % (redact(url), redirects))

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _SIZE_UNITS = {
@@ -41,7 +42,7 @@ def parse_size(value, where):
     if isinstance(value, bool) or value is None:
         raise UnitError("%s: expected a size such as '24GiB' or '500 GB', got %r" % (where, value))
     if isinstance(value, (int, float)):
-        if value != value or not 0 <= value <= MAX_SIZE:  # NaN, negative, infinite or beyond 2**63
+        if math.isnan(value) or not 0 <= value <= MAX_SIZE:  # NaN, negative, infinite or beyond 2**63
             raise UnitError("%s: a size is 0 to 2**63 bytes, got %r" % (where, value))
         return int(value)
     text = str(value)

@@ -99,7 +99,7 @@ def test_one_deadline_for_the_whole_call(bad_server):
     server, url = bad_server
     server.mode = "drip"  # one byte every 0.2 s: a per-read timeout of 1 s would wait 20 s
     started = time.monotonic()
-    with pytest.raises(_http.TransportError, match="no answer within 1.0 s") as caught:
+    with pytest.raises(_http.TransportError, match=r"no answer within 1\.0 s") as caught:
         _http.request("GET", url + "/system_stats", timeout=1.0)
     assert caught.value.timed_out and time.monotonic() - started < 3
 
@@ -125,7 +125,7 @@ def test_a_token_echoed_in_an_error_body_is_redacted(bad_server):
     ["http://127.0.0.1:99999", "http://127.0.0.1:abc", "http://127.0.0.1:0", "ftp://x", "http://", "", None, "http://[::1"],
 )
 def test_bad_urls_are_refused_clearly(url):
-    with pytest.raises(_http.UrlError, match="^comfyui_url: "):
+    with pytest.raises(_http.UrlError, match=r"^comfyui_url: "):
         _http.parse_url(url, "comfyui_url")
 
 
@@ -167,7 +167,7 @@ def test_health_parameters_fail_with_the_option_named(params, message):
 
 
 def test_instance_names_cannot_reach_file_names():
-    with pytest.raises(ValueError, match="instance name '../x'"):
+    with pytest.raises(ValueError, match=r"instance name '\.\./x'"):
         _health.run_health([{"name": "../x", "url": "http://127.0.0.1:1"}], {}, ["api"])
 
 

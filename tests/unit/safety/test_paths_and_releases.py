@@ -48,7 +48,7 @@ def test_bad_ids_are_refused_in_every_state(base, tmp_path, bad, state):
 
 def test_rollback_to_a_bad_id_is_refused(base):
     _root, releases = base
-    with pytest.raises(_release.ReleaseError, match="to: release id '../shared'"):
+    with pytest.raises(_release.ReleaseError, match=r"to: release id '\.\./shared'"):
         releases.rollback(to="../shared")
 
 
@@ -87,7 +87,7 @@ def test_inside_refuses_escapes(tmp_path):
 
 
 def test_deploy_lock_names_its_holder_and_recovers_a_dead_run(base):
-    root, releases = base
+    _root, releases = base
     alive = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
         holder = {"run_id": "run-1", "controller_host": os.uname().nodename, "controller_user": "alice", "pid": alive.pid, "playbook": "deploy.yml"}
