@@ -124,3 +124,20 @@ def owned_safely(path, allowed_uids=(0,)):
     if stat.st_mode & 0o022:
         return "%s is writable by group or others (mode %o)" % (path, stat.st_mode & 0o777)
     return None
+
+
+def keep_newest(directory, keep):
+    """Remove the regular files of `directory` beyond the newest `keep` (by mtime); links and folders stay.
+
+    Returns the removed paths. Used to bound smoke-workflow outputs that the gates leave behind.
+    """
+    try:
+        entries = [entry for entry in os.scandir(directory) if entry.is_file(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+    entries.sort(key=lambda entry: (entry.stat(follow_symlinks=False).st_mtime_ns, entry.name), reverse=True)
+    removed = []
+    for entry in entries[max(0, keep) :]:
+        os.unlink(entry.path)
+        removed.append(entry.path)
+    return removed

@@ -28,6 +28,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -64,6 +65,20 @@ def check_id(value, option="id"):
         return check_name(value, option, "release id")
     except PathError as exc:
         raise ReleaseError(str(exc)) from None
+
+
+_VERSION_RE = re.compile(r"""^__version__\s*=\s*["']([0-9A-Za-z.+-]{1,40})["']\s*$""", re.M)
+
+
+def read_comfyui_version(app_dir):
+    """The version a ComfyUI checkout declares in comfyui_version.py (what /system_stats will report), or None."""
+    try:
+        fd = open_nofollow(os.path.join(app_dir, "comfyui_version.py"), os.O_RDONLY, 0)
+    except (OSError, PathError):
+        return None
+    with os.fdopen(fd, encoding="utf-8", errors="replace") as handle:
+        match = _VERSION_RE.search(handle.read(4096))
+    return match.group(1) if match else None
 
 
 def process_start(pid):
@@ -336,6 +351,8 @@ class Releases:
         self._require(release_id)
         meta = self.metadata(release_id)
         changes = dict(info or {}, state=state)
+        if state == "ready":
+            changes.setdefault("comfyui_version", read_comfyui_version(os.path.join(self.path(release_id), "app")))
         if all(meta.get(k) == v for k, v in changes.items()):
             return False, meta
         if check_mode:
@@ -458,6 +475,31 @@ class Releases:
             removed.append(meta["id"])
             remaining -= 1
         return removed
+
+    def unused_venvs(self, removed=()):
+        """Virtual environments under venvs/ that no release (beyond `removed`) links to."""
+        venvs_dir = os.path.join(self.base, "venvs")
+        if not os.path.isdir(venvs_dir):
+            return []
+        used = set()
+        for meta in self.list():
+            if meta["id"] in removed:
+                continue
+            try:
+                used.add(os.path.basename(os.path.normpath(os.readlink(os.path.join(self.path(meta["id"]), "venv")))))
+            except OSError:
+                continue
+        return sorted(name for name in os.listdir(venvs_dir) if name not in used and not os.path.islink(os.path.join(venvs_dir, name)))
+
+    def clean_venvs(self, removed=(), check_mode=False):
+        """Remove the virtual environments no kept release uses (they are rebuilt from cache when needed again)."""
+        names = self.unused_venvs(removed)
+        if not check_mode:
+            for name in names:
+                path = os.path.join(self.base, "venvs", name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+        return names
 
 
 def deploy_outcome(where, release_id, failed=False, check_mode=False):

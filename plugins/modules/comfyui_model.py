@@ -35,8 +35,8 @@ options:
     required: true
   url:
     description:
-      - Where to get it (http, https or file). Treated as a secret (a query string or user info may hold a token):
-        it is shown, stored and used in messages only without user info and query string.
+      - "Where to get it (http, https or file). Treated as a secret (a query string or user info may hold a token):
+        it is shown, stored and used in messages only without user info and query string."
     type: str
     required: true
   sha256:

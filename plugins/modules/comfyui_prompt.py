@@ -66,6 +66,11 @@ options:
     description: Fail the task when the workflow is invalid, fails, is interrupted or times out.
     type: bool
     default: true
+  keep_outputs:
+    description:
+      - With O(output_dir), keep only the newest this many files in each sub-folder of O(output_dir) the workflow wrote
+        into (never O(output_dir) itself), so that repeated smoke runs cannot fill the disk. Unset keeps everything.
+    type: int
 extends_documentation_fragment:
   - comfyops.comfyui.attributes
 notes:
@@ -102,6 +107,7 @@ status:
 duration: {description: Seconds from submission to the end of the prompt., returned: when run, type: float}
 error: {description: "ComfyUI's error: the 400 error, or the node, type and message of an execution error.", returned: always, type: dict}
 node_errors: {description: "ComfyUI's node errors, by node id.", returned: always, type: dict}
+pruned: {description: Older output files removed by O(keep_outputs)., returned: with keep_outputs, type: list, elements: str}
 files:
   description: Output files, each with node, filename, subfolder, type, and with O(output_dir) path and size.
   returned: always
@@ -113,6 +119,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, inside, keep_newest
 from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import (
     ComfyUIClient,
     ComfyUIError,
@@ -156,6 +163,7 @@ def main():
             "client_id": {"type": "str", "default": "comfyops"},
             "timeout": {"type": "float", "default": 30},
             "fail_on_error": {"type": "bool", "default": True},
+            "keep_outputs": {"type": "int"},
         },
         required_one_of=[("workflow", "workflow_file")],
         mutually_exclusive=[("workflow", "workflow_file")],
@@ -180,10 +188,19 @@ def main():
         outcome.update(status="queued", error=None)
     result.update(outcome, changed=outcome["status"] not in ("rejected",))
     if params["output_dir"]:
+        folders = set()
         for item in result["files"]:
             if item["type"] == "output":
-                path = os.path.join(params["output_dir"], item["subfolder"], item["filename"])
-                item.update(path=path, size=os.path.getsize(path) if os.path.exists(path) else None)
+                try:  # the server names the file: it must resolve inside output_dir
+                    path = inside(params["output_dir"], os.path.join(str(item["subfolder"] or ""), str(item["filename"])), "files[].filename")
+                except PathError as exc:
+                    module.fail_json(msg="comfyui_prompt: the server named an output outside output_dir: %s" % exc, **result)
+                item.update(path=path, size=os.path.getsize(path) if os.path.isfile(path) else None)
+                folders.add(os.path.dirname(path))
+        if params["keep_outputs"] is not None and params["keep_outputs"] >= 0:
+            result["pruned"] = sorted(
+                p for folder in folders if folder != os.path.realpath(params["output_dir"]) for p in keep_newest(folder, params["keep_outputs"])
+            )
     if params["fail_on_error"] and result["status"] not in ("success", "queued"):
         error = result["error"] or {}
         module.fail_json(

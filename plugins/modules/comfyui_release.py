@@ -19,7 +19,7 @@ description:
     C(current) to it, or confirm an V(activating) current release; the release it replaces becomes the rollback
     target); V(rollback) (to the previous active release, read from the C(previous) link, or to O(to));
     V(absent) (remove one release); V(clean) (keep O(keep) releases: never the active one or the rollback target;
-    unfinished ones go first); V(locked) and V(unlocked) (take and give back the host-wide deploy lock of O(run))."
+    unfinished ones go first; then the virtual environments no kept release uses); V(locked) and V(unlocked) (take and give back the host-wide deploy lock of O(run))."
   - "Every id (O(id), O(to)) is checked in every state: one path component of letters, digits, C(.), C(_), C(+), C(-);
     never C(..), empty, absolute or with C(/), so no state can reach outside C(releases/)."
   - "The deploy lock (C(state/deploy.lock)) names its holder: O(run) (run id, controller host and user, pid, playbook).
@@ -81,7 +81,7 @@ options:
       controller_user: {description: Who runs the playbook., type: str}
       pid: {description: The pid of the ansible-playbook process on the controller., type: int}
       playbook: {description: The playbook file., type: str}
-      action: {description: What the run does (deploy, rollback, shutdown)., type: str}
+      action: {description: "What the run does (deploy, rollback, shutdown).", type: str}
   lock_ttl:
     description: Seconds the deploy lock of a run on another controller lives without a renewal.
     type: int
@@ -140,11 +140,16 @@ replaced:
   returned: with activating, active and rollback
   type: str
 removed: {description: Releases removed by V(clean) or V(absent)., returned: with clean and absent, type: list, elements: str}
+removed_venvs:
+  description: With V(clean), the virtual environments under C(venvs/) that no kept release used, removed.
+  returned: with clean
+  type: list
+  elements: str
 deploy_lock:
   description: "The deploy lock's holder (run_id, controller_host, controller_user, pid, playbook, acquired), or null."
   returned: always
   type: dict
-recovered: {description: With V(locked), the holder of a dead run's lock that was recovered, or null., returned: with locked, type: dict}
+recovered: {description: "With V(locked), the holder of a dead run's lock that was recovered, or null.", returned: with locked, type: dict}
 audit:
   description: The newest 20 lines of C(state/audit.log), oldest first.
   returned: always
@@ -263,7 +268,8 @@ def change(releases, p, check):
         changed = releases.remove(release_id, check_mode=check)
         return {"changed": changed, "removed": [release_id] if changed else []}
     removed = releases.clean(p["keep"], check_mode=check)
-    return {"changed": bool(removed), "removed": removed}
+    venvs = releases.clean_venvs(removed, check_mode=check)
+    return {"changed": bool(removed or venvs), "removed": removed, "removed_venvs": venvs}
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from ansible_collections.comfyops.comfyui.plugins.filter.loopback import loopback
+from ansible_collections.comfyops.comfyui.plugins.filter.public_listen import loopback, public_listen
 from ansible_collections.comfyops.comfyui.plugins.module_utils import _comfyui, _envfile, _health, _http, _units, _workflow
 from conftest import recorded
 
@@ -41,13 +41,13 @@ class Misbehaving(http.server.BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Length", "100")
             self.end_headers()
-            for _ in range(100):
+            for _byte in range(100):
                 try:
                     self.wfile.write(b" ")
                     self.wfile.flush()
                 except OSError:
                     return
-                time.sleep(0.2)
+                time.sleep(0.2)  # the server's drip itself (one byte per 0.2 s), not a wait for readiness
         elif mode == "endless":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
@@ -191,6 +191,7 @@ def test_loopback_filter():
     assert loopback("127.0.0.1") and loopback("::1") and loopback("localhost") and loopback("127.0.0.2,::1")
     for public in ("0.0.0.0", "::", "10.0.0.5", "comfy.example", "", "127.0.0.1,0.0.0.0"):
         assert not loopback(public), public
+    assert public_listen(["127.0.0.1", "0.0.0.0", "::1", "10.1.2.3"]) == ["0.0.0.0", "10.1.2.3"]
 
 
 def _info(class_type):

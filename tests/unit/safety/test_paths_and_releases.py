@@ -144,3 +144,20 @@ def test_a_failed_release_never_becomes_the_rollback_target(base):
     releases.mark("D", "ready")
     releases.activate("D")
     assert releases.previous() == "B"
+
+
+def test_clean_removes_venvs_no_kept_release_uses(base):
+    root, releases = base
+    venvs = root / "venvs"
+    for key in ("used", "orphan", "old"):
+        (venvs / key / "bin").mkdir(parents=True)
+    os.symlink(venvs / "used", root / "releases" / "B" / "venv")
+    for rid in ("C", "D"):
+        releases.create(rid, {})
+        releases.mark(rid, "ready")
+    os.symlink(venvs / "old", root / "releases" / "C" / "venv")
+    assert releases.clean_venvs(check_mode=True) == ["orphan"] and (venvs / "orphan").is_dir()
+    removed = releases.clean(keep=3)
+    assert removed == ["C"]
+    assert releases.clean_venvs(removed) == ["old", "orphan"]
+    assert sorted(p.name for p in venvs.iterdir()) == ["used"]

@@ -4,31 +4,34 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: loopback
-short_description: Whether every address a server listens on is a loopback address
+name: public_listen
+short_description: The listen addresses that are not loopback
 version_added: 0.1.0
 description:
-  - "True for C(127.0.0.0/8), C(::1) and C(localhost), alone or comma-separated as ComfyUI's C(--listen) takes them;
-    false for anything else, including C(0.0.0.0), C(::), a host name or an unparsable value."
+  - "Of a list of listen values (each one address, or several comma-separated as ComfyUI's C(--listen) takes them),
+    those that are not loopback. Loopback is C(127.0.0.0/8), C(::1) and C(localhost); anything else counts as public,
+    including C(0.0.0.0), C(::), a host name, an empty or an unparsable value."
 author:
   - comfyops maintainers (@comfyops)
 options:
   _input:
-    description: The listen address(es).
-    type: str
+    description: The listen values.
+    type: list
+    elements: str
     required: true
 """
 
 EXAMPLES = r"""
 - name: Refuse a public listen address
   ansible.builtin.assert:
-    that: comfyui_deploy_listen | comfyops.comfyui.loopback
+    that: [comfyui_deploy_listen] | comfyops.comfyui.public_listen | length == 0
 """
 
 RETURN = r"""
 _value:
-  description: Whether every address is loopback.
-  type: bool
+  description: The values that are not loopback, in their order.
+  type: list
+  elements: str
 """
 
 import ipaddress
@@ -49,6 +52,12 @@ def loopback(value):
     return True
 
 
+def public_listen(values):
+    if isinstance(values, str):
+        values = [values]
+    return [value for value in values or [] if not loopback(value)]
+
+
 class FilterModule:
     def filters(self):
-        return {"loopback": loopback}
+        return {"public_listen": public_listen}
