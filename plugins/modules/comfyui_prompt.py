@@ -119,7 +119,6 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, inside, keep_newest
 from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import (
     ComfyUIClient,
     ComfyUIError,
@@ -127,6 +126,7 @@ from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import (
     execute_workflow,
     validate_workflow,
 )
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, inside, keep_newest
 
 
 def load_workflow(module):
