@@ -70,7 +70,10 @@ unit: venv
 	@tests/testbed/ensure-packages.sh redis-server:redis-server
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
+# The safety tests run the server as `nobody` from a venv of Debian's /usr/bin/python3 (pyenv's lives under /root).
 system: venv
+	@/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || tests/testbed/ensure-packages.sh no-such-command:python3-venv
+	@tests/testbed/ensure-packages.sh runuser:util-linux
 	$(BIN)/python -m pytest tests/system $(PYTEST_ARGS)
 
 # ansible-test must run from inside an ansible_collections/<ns>/<name> tree:

@@ -1,0 +1,242 @@
+"""Issue 9 on a real deploy (deploy.yml, standalone, this machine): secrets, injection, ownership, pids, the lock.
+
+One site for the module: a root that the service user (nobody) can traverse, the simulator's git repository as
+the source, a presigned-looking archive URL, pip index and model URLs with credentials, an auth header and an
+environment with a token and shell metacharacters. Every test asserts on the deploy the fixture made, or makes its
+own; each passes alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from ansible_collections.comfyops.comfyui.plugins.module_utils._release import Releases
+from loopback import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SECRETS = {
+    "env": "hf_envTOKEN0123456789",
+    "pip": "pipPASSWORD0123456789",
+    "model_query": "modelQUERYtoken0123456789",
+    "auth": "authHEADERtoken0123456789",
+    "archive": "archiveSIGNATURE0123456789",
+}
+SERVICE_USER = "nobody"
+
+
+@pytest.fixture(scope="module")
+def site():
+    root = Path(tempfile.mkdtemp(prefix="comfyops-safety-", dir="/var/tmp"))
+    root.chmod(0o755)  # the service user must reach its tree (pytest's own temp dirs are 0700)
+    www = root / "www"
+    www.mkdir()
+    subprocess.run([str(REPO / "comfyui-simulator/tools/make-git-repo.sh"), str(root / "ComfyUI")], check=True, capture_output=True)
+    tarball = www / "ComfyUI-0.8.1.tar.gz"
+    with open(tarball, "wb") as out:
+        subprocess.run(["git", "-C", str(root / "ComfyUI"), "archive", "--format=tar.gz", "--prefix=ComfyUI-0.8.1/", "v0.8.1"], check=True, stdout=out)
+    model = root / "tiny.safetensors"
+    model.write_bytes(b"a tiny model for the safety tests\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    info = {
+        "root": root,
+        "port": free_port(),
+        "archive": "http://127.0.0.1:%d/%s?X-Amz-Signature=%s" % (port, tarball.name, SECRETS["archive"]),
+        "sha256": hashlib.sha256(tarball.read_bytes()).hexdigest(),
+        "model": {
+            "folder": "checkpoints",
+            "name": "tiny.safetensors",
+            "url": model.as_uri() + "?token=" + SECRETS["model_query"],
+            "sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+        },
+        "proof": root / "proof",
+    }
+    info["first"] = playbook(info, "deploy.yml", "-vvv", "--diff")
+    yield info
+    server.shutdown()
+    if os.environ.get("COMFYOPS_KEEP_SITE"):  # to look at a failure: the tree stays, the server keeps running
+        return
+    if (root / "srv" / "bin" / "comfyuictl").exists():
+        playbook(info, "shutdown.yml")
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def environment(site, **extra):
+    return {"HF_TOKEN": SECRETS["env"], "INJECT": "$(touch %s)`touch %s`" % (site["proof"], site["proof"]), "PASSWORD": "pa$$w0rd", **extra}
+
+
+def settings(site, **more):
+    return {
+        "comfyui_deploy_user": SERVICE_USER,
+        "comfyui_deploy_group": "nogroup",
+        "comfyui_deploy_python": "/usr/bin/python3",  # Debian's: pyenv's interpreters live under /root (0700)
+        "comfyui_deploy_source": {"type": "archive", "url": site["archive"], "checksum": "sha256:" + site["sha256"]},
+        "comfyui_deploy_instances": [{"name": "default", "port": site["port"]}],
+        "comfyui_deploy_pip_index_url": "http://deployer:%s@127.0.0.1:9/simple" % SECRETS["pip"],
+        "comfyui_deploy_models": [site["model"]],
+        "comfyui_deploy_model_auth_header": "Bearer " + SECRETS["auth"],
+        "comfyui_deploy_environment": environment(site),
+        **more,
+    }
+
+
+def playbook(site, book, *flags, background=False, **more):
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    env.update(COMFYOPS_DEMO_ROOT=str(site["root"]), NO_PROXY="*", PIP_NO_INDEX="1", ANSIBLE_NOCOLOR="1")
+    cmd = [
+        str(BIN / "ansible-playbook"),
+        "-i",
+        str(REPO / "inventories/demo"),
+        str(REPO / "playbooks" / book),
+        "-e",
+        json.dumps(settings(site, **more)),
+        *flags,
+    ]
+    if background:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=600)
+
+
+def failure(run):
+    """What a failed run says: its fatal and failed lines, then its end."""
+    lines = (run.stdout if isinstance(run.stdout, str) else "").splitlines()
+    return "\n".join([line[:600] for line in lines if "fatal:" in line or "failed:" in line] + lines[-30:])
+
+
+def server_pid(site):
+    return int((site["root"] / "srv" / "run" / "default.pid").read_text())
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting for " + what
+        time.sleep(0.1)  # poll
+
+
+def test_the_deploy_succeeds(site):
+    run = site["first"]
+    assert run.returncode == 0, failure(run)
+
+
+def test_no_secret_in_output_logs_metadata_or_reports(site):
+    """-vvv and --diff output, and every file the deploy wrote except the two that must hold secrets."""
+    run = site["first"]
+    text = run.stdout + run.stderr
+    assert "comfyui_deploy" in text and len(text) > 10000, "the -vvv output is there to be searched"
+    allowed = {"pip.conf"}  # the venv's own pip.conf holds the index credentials, root only
+    leaks = [(name, line[:300]) for line in text.splitlines() for name, secret in SECRETS.items() if secret in line]
+    assert leaks == [], leaks
+    srv = site["root"] / "srv"
+    for path in srv.rglob("*"):
+        if path.is_symlink() or not path.is_file() or path.name in allowed or "site-packages" in path.parts:
+            continue
+        data = path.read_bytes()
+        for name, secret in SECRETS.items():
+            if path.parent.name == "instances" and name == "env":
+                continue  # the instance environment file holds HF_TOKEN by design (0640, root:group)
+            assert secret.encode() not in data, "%s leaks the %s secret" % (path, name)
+    conf = next((srv / "venvs").glob("*/pip.conf"))
+    assert conf.stat().st_mode & 0o777 == 0o600 and conf.stat().st_uid == 0
+    for env_file in (srv / "current" / "instances").iterdir():
+        assert env_file.stat().st_mode & 0o777 == 0o640 and env_file.stat().st_uid == 0
+
+
+def test_the_release_id_carries_no_signature(site):
+    rel = Releases(str(site["root"] / "srv"))
+    assert rel.current().startswith("ComfyUI-0.8.1-" + site["sha256"][:12]), rel.current()
+    assert "Signature" not in rel.current()
+
+
+def test_environment_values_are_never_run_as_shell(site):
+    assert not site["proof"].exists(), "an environment value ran as a command"
+    environ = dict(item.split("=", 1) for item in Path("/proc/%d/environ" % server_pid(site)).read_text().split("\0") if "=" in item)
+    assert environ["PASSWORD"] == "pa$$w0rd"
+    assert environ["INJECT"].startswith("$(touch ")
+    assert environ["XDG_CACHE_HOME"] == str(site["root"] / "srv" / "cache")
+
+
+def test_the_server_runs_as_the_service_user_who_cannot_write_roots_tree(site):
+    nobody = pwd.getpwnam(SERVICE_USER)
+    status = Path("/proc/%d/status" % server_pid(site)).read_text()
+    uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
+    assert uids == [str(nobody.pw_uid)] * 4
+    srv = site["root"] / "srv"
+    current = os.path.realpath(srv / "current")
+    for path in ("state", "run", "bin", current, os.path.join(current, "app"), "venvs", "releases", "shared/models", "."):
+        probe = subprocess.run(["runuser", "-u", SERVICE_USER, "--", "touch", os.path.join(srv, path, "planted")], capture_output=True, check=False)
+        assert probe.returncode != 0, "%s could write %s" % (SERVICE_USER, path)
+    for path in ("shared/output", "shared/input", "shared/user", "logs", "cache"):
+        probe = subprocess.run(["runuser", "-u", SERVICE_USER, "--", "touch", os.path.join(srv, path, "mine")], capture_output=True, check=False)
+        assert probe.returncode == 0, "%s cannot write %s: %s" % (SERVICE_USER, path, probe.stderr)
+
+
+def test_a_planted_pid_is_never_signalled(site):
+    srv = site["root"] / "srv"
+    pidfile = srv / "run" / "default.pid"
+    real = pidfile.read_text()
+    decoy = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        pidfile.write_text("%d\n" % decoy.pid)
+        out = subprocess.run([str(srv / "bin" / "comfyuictl"), "stop", "default"], capture_output=True, text=True, check=False)
+        assert "is not this instance's server: not signalled" in out.stderr
+        assert decoy.poll() is None, "the decoy was killed"
+    finally:
+        decoy.stdin.close()
+        decoy.wait()
+        pidfile.write_text(real)
+    status = subprocess.run([str(srv / "bin" / "comfyuictl"), "status", "default"], capture_output=True, text=True, check=False)
+    assert status.stdout.strip() == "running"
+
+
+def test_two_deploys_at_once_one_is_refused_naming_the_holder_and_a_dead_run_is_recovered(site):
+    lock = site["root"] / "srv" / "state" / "deploy.lock"
+    # a new release whose server takes 15 s to start: the first run holds the lock at least that long
+    slow = environment(site, COMFYUI_SIM_START_DELAY="15")
+    first = playbook(site, "deploy.yml", background=True, comfyui_deploy_environment=slow)
+    try:
+        wait_for(lock.exists, 300, "the first run's deploy lock")
+        holder = json.loads(lock.read_text())
+        second = playbook(site, "deploy.yml", comfyui_deploy_extra_args=["--verbose", "DEBUG"])
+        assert first.poll() is None, "the first run still runs, so the refusal was the lock's"
+        assert second.returncode != 0
+        assert "held by run %s" % holder["run_id"] in second.stdout and "(pid %d, deploy.yml)" % holder["pid"] in second.stdout
+        out, _err = first.communicate(timeout=600)
+        assert first.returncode == 0, out[-6000:]
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    assert not lock.exists(), "the lock was given back"
+    audit = [json.loads(line) for line in (site["root"] / "srv" / "state" / "audit.log").read_text().splitlines()]
+    assert audit[-1]["action"] == "deploy" and audit[-1]["outcome"] == "deployed" and audit[-1]["playbook"] == "deploy.yml"
+    # a run killed while it holds the lock: the next run recovers it, and says so
+    dead = playbook(site, "deploy.yml", background=True, comfyui_deploy_environment=slow, comfyui_deploy_extra_args=["--verbose", "WARNING"])
+    wait_for(lock.exists, 300, "the doomed run's deploy lock")
+    os.killpg(dead.pid, signal.SIGKILL)
+    dead.wait()
+    after = playbook(site, "deploy.yml", comfyui_deploy_extra_args=["--verbose", "WARNING"])
+    assert after.returncode == 0, failure(after)
+    assert "recovered the deploy lock left by" in after.stdout
+
+
+def test_a_public_listen_address_is_refused(site):
+    run = playbook(site, "deploy.yml", comfyui_deploy_listen="0.0.0.0")
+    assert run.returncode != 0
+    assert "0.0.0.0 is not loopback" in run.stdout and "comfyui_deploy_allow_public_listen" in run.stdout
