@@ -19,7 +19,8 @@ description:
     C(current) to it, or confirm an V(activating) current release; the release it replaces becomes the rollback
     target); V(rollback) (to the previous active release, read from the C(previous) link, or to O(to));
     V(absent) (remove one release); V(clean) (keep O(keep) releases: never the active one or the rollback target;
-    unfinished ones go first; then the virtual environments no kept release uses); V(locked) and V(unlocked) (take and give back the host-wide deploy lock of O(run))."
+    unfinished ones go first; then the virtual environments no kept release uses); V(locked) and V(unlocked)
+    (take and give back the host-wide deploy lock of O(run))."
   - "Every id (O(id), O(to)) is checked in every state: one path component of letters, digits, C(.), C(_), C(+), C(-);
     never C(..), empty, absolute or with C(/), so no state can reach outside C(releases/)."
   - "The deploy lock (C(state/deploy.lock)) names its holder: O(run) (run id, controller host and user, pid, playbook).
