@@ -24,7 +24,7 @@ options:
 EXAMPLES = r"""
 - name: Refuse a public listen address
   ansible.builtin.assert:
-    that: [comfyui_deploy_listen] | comfyops.comfyui.public_listen | length == 0
+    that: "([comfyui_deploy_listen] | comfyops.comfyui.public_listen | length) == 0"
 """
 
 RETURN = r"""
