@@ -21,6 +21,7 @@ import subprocess
 import time
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import collect as collect_gpus
+from ansible_collections.comfyops.comfyui.plugins.module_utils._http import UrlError, parse_url
 from ansible_collections.comfyops.comfyui.plugins.module_utils._units import UnitError, format_size, parse_size, parse_version, version_text
 
 ALL_CHECKS = (
@@ -271,7 +272,12 @@ def load_model_sizes(params):
         except ValueError:
             import yaml  # pylint: disable=import-outside-toplevel
 
-            data = yaml.safe_load(text)
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                where = getattr(exc, "problem_mark", None)
+                line = " at line %d" % (where.line + 1) if where is not None else ""
+                raise UnitError("models_manifest %s: neither JSON nor YAML%s: %s" % (manifest, line, getattr(exc, "problem", exc))) from None
         if isinstance(data, dict):
             data = data.get("models", [])
         if not isinstance(data, list):
@@ -347,7 +353,23 @@ def check_torch_cuda(ctx):
                 "install PyTorch into that environment",
             )
         ]
-    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    try:
+        info = json.loads((proc.stdout.strip().splitlines() or [""])[-1])
+        if not isinstance(info, dict) or not isinstance(info.get("torch"), str):
+            raise ValueError("not an object with torch")
+    except ValueError:
+        out = (proc.stdout.strip().splitlines() or ["nothing"])[-1][:120]
+        return [
+            result(
+                "torch_cuda",
+                "torch_cuda",
+                "fail",
+                out,
+                "PyTorch's version as JSON",
+                "%s printed %r, not the probe's JSON" % (python, out),
+                "check torch_python",
+            )
+        ]
     torch_cuda = info.get("cuda")
     if not torch_cuda:
         return [
@@ -519,15 +541,17 @@ def check_ports(ctx):
 
 
 def _split_endpoint(text):
+    """(host, port) of 'host:port' or a URL, parsed by the one URL helper; UnitError naming the option otherwise."""
     text = str(text)
     if "://" in text:
-        from urllib.parse import urlsplit  # pylint: disable=import-outside-toplevel
-
-        parts = urlsplit(text)
-        return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            url = parse_url(text, "endpoints", schemes=("http", "https", "tcp"))
+        except UrlError as exc:
+            raise UnitError(str(exc)) from None
+        return url.host, url.port or (443 if url.scheme == "https" else 80)
     host, _colon, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise UnitError("endpoints: %r is not host:port or a URL" % text)
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise UnitError("endpoints: %r is not host:port (a port 1-65535) or a URL" % text)
     return host.strip("[]"), int(port)
 
 
@@ -769,6 +793,17 @@ def _validate_thresholds(params):
         parse_size(item.get("min_free", 0), "disk[%d].min_free" % index)
     for item in params.get("endpoints") or []:
         _split_endpoint(item)
+    for port in params.get("ports") or []:
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise UnitError("ports: %r is not a TCP port (1-65535)" % (port,))
+    for key in ("endpoint_timeout",):
+        value = params.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600):
+            raise UnitError("%s: seconds, more than 0 and at most 3600, got %r" % (key, value))
+    for key in ("min_cpu_cores", "min_gpus", "min_open_files"):
+        value = params.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63):
+            raise UnitError("%s: a count from 0, got %r" % (key, value))
     load_model_sizes(params)
 
 

@@ -61,17 +61,12 @@ def redact_url(url: object) -> str:
     """`url` without user info, query string or fragment; a text that is no URL at all becomes '<url>'."""
     try:
         parts = urllib.parse.urlsplit(str(url))
-        host = parts.hostname or ""
-        port = parts.port
     except ValueError:
         return "<unparsable url>"
-    if ":" in host:
-        host = "[%s]" % host
-    if port:
-        host += ":%d" % port
     if not parts.scheme:
         text = str(url)
         return text if "@" not in text and "?" not in text else "<url>"  # a plain path has nothing to hide
+    host = parts.netloc.rpartition("@")[2]  # user info goes, a bad port stays visible: it is what is wrong
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 

@@ -239,3 +239,42 @@ def test_the_simulator_answers_400_where_comfyui_does(simulator, prompt):
     answer = simulator.post("/prompt", {"prompt": prompt})
     assert answer.status == 400 and answer.json()["error"]["type"] == "invalid_prompt"
     assert simulator.get("/system_stats").status == 200, "the handler survived"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"ports": [70000]}, "ports: 70000 is not a TCP port"),
+        ({"ports": [-1]}, "ports: -1"),
+        ({"endpoint_timeout": -2}, "endpoint_timeout: seconds"),
+        ({"endpoints": ["http://pypi.org:99999"]}, "endpoints: http://pypi.org:99999 is not a usable URL"),
+        ({"endpoints": ["example.org:abc"]}, "is not host:port"),
+        ({"min_ram": "64"}, "min_ram: '64' has no unit"),
+        ({"min_ram": "9" * 400 + "GB"}, "min_ram: expected a size"),
+    ],
+)
+def test_host_validate_parameters_fail_with_the_option_named(params, message):
+    from ansible_collections.comfyops.comfyui.plugins.module_utils import _checks
+
+    with pytest.raises(_units.UnitError, match=message.replace("(", r"\(")):
+        _checks.run_checks(params, checks=["cpu_cores"])
+
+
+def test_an_unparsable_manifest_names_the_file_and_line(tmp_path):
+    from ansible_collections.comfyops.comfyui.plugins.module_utils import _checks
+
+    manifest = tmp_path / "models.yml"
+    manifest.write_text("models:\n  - name: a\n    size: [unclosed\n")
+    with pytest.raises(_units.UnitError, match=r"models_manifest .*models.yml: neither JSON nor YAML at line \d"):
+        _checks.run_checks({"models_manifest": str(manifest)}, checks=["cpu_cores"])
+
+
+def test_a_torch_probe_that_prints_garbage_is_a_clear_failure(tmp_path):
+    from ansible_collections.comfyops.comfyui.plugins.module_utils import _checks
+
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho 'Welcome to torch!'\n")
+    fake.chmod(0o755)
+    ctx = _checks.HostContext(dict(_checks.DEFAULTS, torch_python=str(fake)))
+    (item,) = _checks.check_torch_cuda(ctx)
+    assert item["status"] == "fail" and "not the probe's JSON" in item["message"]
