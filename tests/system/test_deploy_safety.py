@@ -131,9 +131,11 @@ def wait_for(predicate, timeout, what):
         time.sleep(0.1)  # poll
 
 
-def test_the_deploy_succeeds(site):
+def test_the_deploy_succeeds_and_the_summary_shows_the_audit_trail(site):
     run = site["first"]
     assert run.returncode == 0, failure(run)
+    summary = run.stdout[run.stdout.index("Deployed, rolled back, failed, not reached and unreachable hosts") :]
+    assert '"audit"' in summary and '"outcome": "deployed"' in summary and '"controller_user": "root"' in summary, summary[:3000]
 
 
 def test_no_secret_in_output_logs_metadata_or_reports(site):
