@@ -171,6 +171,11 @@ def main():
     )
     params = module.params
     result = {"changed": False, "prompt_id": None, "status": None, "error": None, "node_errors": {}, "files": []}
+    for key, most in (("wait_timeout", 7 * 86400), ("timeout", 3600)):
+        if not 0 < params[key] <= most:
+            module.fail_json(msg="comfyui_prompt: %s: seconds, more than 0 and at most %d, got %r" % (key, most, params[key]), **result)
+    if params["keep_outputs"] is not None and not 0 <= params["keep_outputs"] <= 100000:
+        module.fail_json(msg="comfyui_prompt: keep_outputs: a number of files from 0, got %r" % params["keep_outputs"], **result)
     try:
         client = ComfyUIClient(params["url"], timeout=params["timeout"])
         workflow = apply_overrides(load_workflow(module), params["overrides"])
@@ -197,7 +202,7 @@ def main():
                     module.fail_json(msg="comfyui_prompt: the server named an output outside output_dir: %s" % exc, **result)
                 item.update(path=path, size=os.path.getsize(path) if os.path.isfile(path) else None)
                 folders.add(os.path.dirname(path))
-        if params["keep_outputs"] is not None and params["keep_outputs"] >= 0:
+        if params["keep_outputs"] is not None:
             result["pruned"] = sorted(
                 p for folder in folders if folder != os.path.realpath(params["output_dir"]) for p in keep_newest(folder, params["keep_outputs"])
             )
