@@ -357,6 +357,10 @@ class Releases:
             return False, meta
         if check_mode:
             return True, dict(meta, **changes)
+        if state == "failed" and self.current() == release_id:
+            # a failed release is never current: a first deploy that failed its gates leaves no current link
+            # (its instances are stopped), so the next activation cannot make it the rollback target
+            os.unlink(self.current_link)
         return True, self.write_metadata(release_id, **changes)
 
     def _require(self, release_id):

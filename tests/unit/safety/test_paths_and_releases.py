@@ -161,3 +161,16 @@ def test_clean_removes_venvs_no_kept_release_uses(base):
     assert removed == ["C"]
     assert releases.clean_venvs(removed) == ["old", "orphan"]
     assert sorted(p.name for p in venvs.iterdir()) == ["used"]
+
+
+def test_a_failed_first_deploy_leaves_no_current(tmp_path):
+    releases = _release.Releases(str(tmp_path / "srv"))
+    releases.create("A", {})
+    releases.mark("A", "ready")
+    releases.activate("A", pending=True)
+    releases.mark("A", "failed")
+    assert releases.current() is None and not os.path.lexists(tmp_path / "srv" / "current")
+    releases.create("B", {})
+    releases.mark("B", "ready")
+    releases.activate("B")
+    assert releases.current() == "B" and releases.previous() is None, "the failed release is no rollback target"
