@@ -11,7 +11,8 @@ version_added: 0.1.0
 description:
   - "Returns one dict naming this playbook run: C(run_id) (controller host, pid of the C(ansible-playbook) process and
     its start time: the same for every task and host of one run, different for the next run), C(controller_host),
-    C(controller_user), C(pid), C(playbook) (the playbook files given on the command line) and C(action) (the term)."
+    C(controller_user), C(pid), C(pid_start) (its start time in clock ticks), C(playbook) (the playbook files given
+    on the command line) and C(action) (the term)."
   - "Pass it as O(comfyops.comfyui.comfyui_release#module:run). A lock held by a run on the same machine is recovered
     as soon as that process is gone; one from another controller when its lease ends."
 options:
@@ -34,7 +35,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _raw:
-  description: One dict (run_id, controller_host, controller_user, pid, playbook, action).
+  description: One dict (run_id, controller_host, controller_user, pid, pid_start, playbook, action).
   type: list
   elements: dict
 """
@@ -65,13 +66,15 @@ class LookupModule(LookupBase):
         action = str(terms[0]) if terms else "run"
         pid = playbook_process()
         host = socket.gethostname()
+        started = process_start(pid) or 0
         playbooks = [os.path.basename(str(arg)) for arg in context.CLIARGS.get("args") or ()]
         return [
             {
-                "run_id": "%s-%d-%s" % (host, pid, process_start(pid) or 0),
+                "run_id": "%s-%d-%s" % (host, pid, started),
                 "controller_host": host,
                 "controller_user": getpass.getuser(),
                 "pid": pid,
+                "pid_start": started,
                 "playbook": ",".join(playbooks) or None,
                 "action": action,
             }

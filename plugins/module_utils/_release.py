@@ -240,17 +240,18 @@ class Releases:
         if mine and not check_mode:
             atomic_write(self._deploy_lock_path(), json.dumps(dict(holder, expires=time.time() + ttl), sort_keys=True) + "\n")
 
-    def acquire(self, run, ttl=LOCK_TTL, check_mode=False):
+    def acquire(self, run, ttl=LOCK_TTL, check_mode=False, dead_run=None):
         """Take the deploy lock for `run` (its run_id, controller_host, controller_user, pid, ...).
 
         Returns the holder it replaced when that run was dead (recovered), else None. Held by a live other run:
-        ReleaseError naming the holder.
+        ReleaseError naming the holder. `dead_run` is the id of a run its controller has seen dead (a host cannot
+        see the controller's processes): a lock it holds is recovered at once.
         """
         os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
         holder = self.deploy_lock()
         recovered = None
         if holder and holder.get("run_id") != run.get("run_id"):
-            if self.holder_alive(holder):
+            if self.holder_alive(holder) and not (dead_run and holder.get("run_id") == dead_run):
                 raise ReleaseError(
                     "the deploy lock of %s is held by %s: refusing to start another run. Wait for it to end; if it is "
                     "dead, comfyui_release state=unlocked force=true breaks the lock" % (self.base, self.describe(holder))
@@ -258,7 +259,7 @@ class Releases:
             recovered = holder
         if not check_mode:
             record = dict(run, acquired=(holder or {}).get("acquired") if holder and not recovered else now_iso(), expires=time.time() + ttl)
-            if run.get("pid") and run.get("controller_host") == socket.gethostname():
+            if run.get("pid") and run.get("controller_host") == socket.gethostname() and record.get("pid_start") is None:
                 record["pid_start"] = process_start(run["pid"])
             atomic_write(self._deploy_lock_path(), json.dumps(record, sort_keys=True) + "\n")
             if recovered:

@@ -81,12 +81,18 @@ options:
       controller_host: {description: The controller's host name., type: str}
       controller_user: {description: Who runs the playbook., type: str}
       pid: {description: The pid of the ansible-playbook process on the controller., type: int}
+      pid_start: {description: "That process's start time (clock ticks since boot), to tell a reused pid.", type: int}
       playbook: {description: The playbook file., type: str}
       action: {description: "What the run does (deploy, rollback, shutdown).", type: str}
   lock_ttl:
     description: Seconds the deploy lock of a run on another controller lives without a renewal.
     type: int
     default: 3600
+  dead_run:
+    description:
+      - With V(locked), the id of a run its controller has seen dead (see the P(comfyops.comfyui.run_dead#filter)
+        filter): a lock it holds is recovered at once instead of when its lease ends.
+    type: str
   outcome:
     description: With V(unlocked), the run's outcome on this host, recorded in the audit trail (nothing is recorded without it).
     type: str
@@ -187,12 +193,14 @@ def main():
                     "controller_host": {"type": "str"},
                     "controller_user": {"type": "str"},
                     "pid": {"type": "int"},
+                    "pid_start": {"type": "int"},
                     "playbook": {"type": "str"},
                     "action": {"type": "str"},
                 },
             },
             "lock_ttl": {"type": "int", "default": LOCK_TTL},
             "outcome": {"type": "str"},
+            "dead_run": {"type": "str"},
         },
         required_if=[("state", state, ("id",)) for state in ("present", "ready", "failed", "activating", "active", "absent")] + [("state", "locked", ("run",))],
         supports_check_mode=True,
@@ -231,7 +239,7 @@ def apply(releases, p, check):
     state, release_id, run = p["state"], p["id"], p["run"]
     if state == "locked":
         # bookkeeping of this run, given back when it ends: not a change of the host
-        return {"changed": False, "recovered": releases.acquire(run, p["lock_ttl"], check_mode=check)}
+        return {"changed": False, "recovered": releases.acquire(run, p["lock_ttl"], check_mode=check, dead_run=p["dead_run"])}
     if state == "unlocked":
         if p["outcome"] and not check:
             releases.audit(run, (run or {}).get("action") or "run", to_release=release_id, outcome=p["outcome"])

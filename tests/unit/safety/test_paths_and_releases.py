@@ -174,3 +174,22 @@ def test_a_failed_first_deploy_leaves_no_current(tmp_path):
     releases.mark("B", "ready")
     releases.activate("B")
     assert releases.current() == "B" and releases.previous() is None, "the failed release is no rollback target"
+
+
+def test_the_controller_vouches_for_its_dead_runs(base):
+    """A run on another host (the controller) holds the lock; the host sees a live lease, the controller a dead pid."""
+    from ansible_collections.comfyops.comfyui.plugins.filter.run_dead import run_dead
+
+    _root, releases = base
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    here = os.uname().nodename
+    holder = {"run_id": "old", "controller_host": here, "pid": gone.pid, "pid_start": 1}
+    assert run_dead(holder) and not run_dead(dict(holder, controller_host="other-controller")) and not run_dead(None)
+    mine = {"run_id": "me", "controller_host": here, "pid": os.getpid(), "pid_start": _release.process_start(os.getpid())}
+    assert not run_dead(mine)
+    releases.acquire(dict(holder, controller_host="ctl-as-seen-by-a-container"), ttl=3600)  # the host sees a live lease
+    with pytest.raises(_release.ReleaseError, match="held by run old"):
+        releases.acquire({"run_id": "new"})
+    assert releases.acquire({"run_id": "new"}, dead_run="old")["run_id"] == "old"
+    assert releases.deploy_lock()["run_id"] == "new"
