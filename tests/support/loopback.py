@@ -27,5 +27,5 @@ def blackhole():
         sock.setblocking(False)
         sock.connect_ex(("127.0.0.1", port))
         fillers.append(sock)
-    time.sleep(0.1)
+    time.sleep(0.1)  # poll: let the kernel queue the filler connects (no signal for a full backlog)
     return server, fillers, port

@@ -27,7 +27,19 @@ sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from loopback import blackhole, free_port  # noqa: E402 (shared with the benchmarks; re-exported to the tests)
 
-__all__ = ["REPO", "SIMULATOR", "Simulator", "blackhole", "free_port", "recorded"]
+__all__ = ["REPO", "SIMULATOR", "Simulator", "blackhole", "free_port", "recorded", "wait_until"]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.02):
+    """Poll `predicate` until it is true; AssertionError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)  # poll
 
 
 def recorded(name: str):
@@ -73,8 +85,12 @@ class Simulator:
                     return
                 except OSError:
                     pass
-            time.sleep(0.05)
+            time.sleep(0.05)  # poll
         raise AssertionError(f"simulator not ready after {timeout} s:\n{self.log}")
+
+    def wait_log(self, text: str, timeout: float = 15.0) -> None:
+        """Wait until the server's log holds `text` (a readiness signal, never a fixed sleep)."""
+        wait_until(lambda: text in self.log, timeout, "%r in the simulator log" % text)
 
     def request(self, method: str, path: str, body=None, headers=None, timeout: float = 10.0) -> Response:
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
@@ -103,7 +119,7 @@ class Simulator:
             history = self.get(f"/history/{prompt_id}").json()
             if history:
                 return history[prompt_id]
-            time.sleep(0.05)
+            time.sleep(0.05)  # poll
         raise AssertionError(f"prompt {prompt_id} did not finish in {timeout} s")
 
     def stop(self) -> int:

@@ -13,7 +13,7 @@ from test_prompts import busy_workflow, smoke
 
 def test_start_delay_keeps_the_port_closed_then_serves(start_simulator):
     sim = start_simulator("--cpu", env={"COMFYUI_SIM_START_DELAY": "1.5"}, wait=False)
-    time.sleep(0.7)
+    sim.wait_log("simulated slow start")  # it is up and delaying: the port must still be closed
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", sim.port), timeout=1).close()
     assert sim.proc.poll() is None, "a slow start is not a crash"
@@ -61,9 +61,7 @@ def test_fail_executions_all(start_simulator):
 
 def test_hang_accepts_connections_and_never_answers(start_simulator):
     sim = start_simulator("--cpu", env={"COMFYUI_SIM_HANG": "true"}, wait=False)
-    deadline = time.monotonic() + 10
-    while "To see the GUI go to" not in sim.log and time.monotonic() < deadline:
-        time.sleep(0.05)
+    sim.wait_log("To see the GUI go to")
     with socket.create_connection(("127.0.0.1", sim.port), timeout=2) as conn:
         conn.sendall(b"GET /system_stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         conn.settimeout(1.0)

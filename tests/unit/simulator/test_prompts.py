@@ -7,7 +7,7 @@ import struct
 import time
 import zlib
 
-from conftest import recorded
+from conftest import recorded, wait_until
 
 
 def smoke():
@@ -157,8 +157,12 @@ def busy_workflow(color):
 def test_queue_runs_in_order_and_can_be_edited(start_simulator):
     sim = start_simulator("--cpu", env={"COMFYUI_SIM_NODE_SECONDS": '{"ImageBlur": 1.0}'})
     ids = [sim.post("/prompt", {"prompt": busy_workflow(c), "client_id": "cap"}).json()["prompt_id"] for c in range(4)]
-    time.sleep(0.3)
-    queue = sim.get("/queue").json()
+
+    def running():
+        queue = sim.get("/queue").json()
+        return queue if queue["queue_running"] else None
+
+    queue = wait_until(running, 5, "the first prompt to run")
     reference = recorded("queue_busy.json")
     assert len(queue["queue_running"]) == 1 and len(queue["queue_pending"]) == 3
     assert [len(item) for item in queue["queue_running"] + queue["queue_pending"]] == [5] * 4
@@ -178,7 +182,7 @@ def test_queue_runs_in_order_and_can_be_edited(start_simulator):
 def test_interrupt_is_seen_between_nodes(start_simulator):
     sim = start_simulator("--cpu", env={"COMFYUI_SIM_NODE_SECONDS": '{"ImageBlur": 1.5}'})
     prompt_id = sim.post("/prompt", {"prompt": busy_workflow(7)}).json()["prompt_id"]
-    time.sleep(0.4)
+    wait_until(lambda: sim.get("/queue").json()["queue_running"], 5, "the prompt to run")
     started = time.monotonic()
     assert sim.post("/interrupt").status == 200
     entry = sim.wait_history(prompt_id)

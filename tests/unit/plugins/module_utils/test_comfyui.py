@@ -133,9 +133,7 @@ def test_unavailable_server_and_retries():
 
 def test_hang_is_a_timeout(start_simulator):
     sim = start_simulator("--cpu", env={"COMFYUI_SIM_HANG": "1"}, wait=False)
-    deadline = time.monotonic() + 10
-    while "To see the GUI" not in sim.log and time.monotonic() < deadline:
-        time.sleep(0.05)
+    sim.wait_log("To see the GUI")
     client = _comfyui.ComfyUIClient(sim.url, timeout=0.5, retries=0)
     with pytest.raises(_comfyui.ComfyUIUnavailable) as caught:
         client.system_stats()

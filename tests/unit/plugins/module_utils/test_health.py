@@ -11,7 +11,7 @@ import time
 import pytest
 from ansible_collections.comfyops.comfyui.plugins.module_utils import _health
 from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import collect
-from conftest import free_port
+from conftest import free_port, wait_until
 from nvml_profiles import fake_nvml
 
 CORE = list(_health.CORE_CHECKS)
@@ -57,9 +57,12 @@ def test_slow_start_is_starting_then_healthy(start_simulator, tmp_path):
 
 
 def test_outside_the_budget_a_silent_api_has_failed(start_simulator, tmp_path):
-    sim = start_simulator("--cpu", env={"COMFYUI_SIM_START_DELAY": "5"}, wait=False)
-    time.sleep(1.2)
-    report = health(sim, service_manager="standalone", pidfile=write_pidfile(sim, tmp_path), startup_budget=1)
+    sim = start_simulator("--cpu", env={"COMFYUI_SIM_START_DELAY": "30"}, wait=False)
+    sim.wait_log("simulated slow start")
+    pidfile = write_pidfile(sim, tmp_path)
+    # the process has lived past its budget: wait for that (uptime from /proc), do not guess it with a sleep
+    wait_until(lambda: _health.process_info({"service_manager": "standalone", "pidfile": pidfile}).uptime > 0.5, 10, "0.5 s of uptime")
+    report = health(sim, service_manager="standalone", pidfile=pidfile, startup_budget=0.5)
     assert report["state"] == "failed" and by_name(report)["api"]["status"] == "fail"
 
 
@@ -109,16 +112,22 @@ def test_stuck_queue(start_simulator):
             }
         },
     )
-    time.sleep(1.3)
-    report = health(sim, ["api", "queue"], max_running_age=1)
-    assert by_name(report)["queue"]["status"] == "fail" and "stuck" in by_name(report)["queue"]["message"]
+    # the prompt runs (4 s of blur): wait until the queue says so and it is older than the limit
+    wait_until(lambda: sim.get("/queue").json()["queue_running"], 10, "the prompt to run")
+    def stuck():
+        report = health(sim, ["api", "queue"], max_running_age=0.5)
+        return report if by_name(report)["queue"]["status"] == "fail" else None
+
+    report = wait_until(stuck, 3, "a stuck queue")
+    )
+    assert "stuck" in by_name(report)["queue"]["message"]
     deep = health(sim, ["api", "queue"], max_queue_pending=-1)
     assert by_name(deep)["queue"]["status"] == "warn" and deep["state"] == "degraded"
 
 
 def test_hang_caught_by_the_timeout(start_simulator):
     sim = start_simulator("--cpu", env={"COMFYUI_SIM_HANG": "1"}, wait=False)
-    time.sleep(1)
+    sim.wait_log("simulated hang")
     started = time.monotonic()
     report = health(sim, timeout=1)
     assert time.monotonic() - started < 5
@@ -246,7 +255,7 @@ def test_redis_check_against_a_real_redis(simulator, tmp_path):
             report = _health.run_health([{"name": "main", "url": simulator.url}], {"redis": f"127.0.0.1:{port}", "timeout": 1}, ["redis"])
             if by_name(report)["redis"]["status"] == "pass":
                 break
-            time.sleep(0.1)
+            time.sleep(0.1)  # poll
         assert by_name(report)["redis"]["observed"] == "+PONG"
     finally:
         server.terminate()

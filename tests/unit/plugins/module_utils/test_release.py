@@ -108,7 +108,7 @@ sys.path.insert(0, sys.argv[2])
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import Releases
 with Releases(sys.argv[1]).lock():
     print("locked", flush=True)
-    time.sleep(float(sys.argv[3]))
+    time.sleep(float(sys.argv[3]))  # the holder holding its lock, not a wait for readiness
 """
 
 
