@@ -114,12 +114,12 @@ def test_stuck_queue(start_simulator):
     )
     # the prompt runs (4 s of blur): wait until the queue says so and it is older than the limit
     wait_until(lambda: sim.get("/queue").json()["queue_running"], 10, "the prompt to run")
+
     def stuck():
         report = health(sim, ["api", "queue"], max_running_age=0.5)
         return report if by_name(report)["queue"]["status"] == "fail" else None
 
     report = wait_until(stuck, 3, "a stuck queue")
-    )
     assert "stuck" in by_name(report)["queue"]["message"]
     deep = health(sim, ["api", "queue"], max_queue_pending=-1)
     assert by_name(deep)["queue"]["status"] == "warn" and deep["state"] == "degraded"
