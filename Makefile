@@ -50,9 +50,15 @@ link:
 	@mkdir -p $(dir $(LINK))
 	@test -L $(LINK) || ln -sfn $(CURDIR) $(LINK)
 
+# Each stage's wall time is printed as it ends, and all of them at the end.
 test: venv
-	@$(MAKE) --no-print-directory lint unit system sanity build molecule
-	@echo "make test: all gates passed"
+	@started=$$(date +%s); times=""; \
+	for stage in lint unit system sanity build molecule; do \
+	  t0=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$stage || { echo "make test: stage $$stage FAILED after $$(( $$(date +%s) - t0 )) s"; exit 1; }; \
+	  t=$$(( $$(date +%s) - t0 )); times="$$times $$stage=$${t}s"; echo "make test: stage $$stage passed in $$t s"; \
+	done; \
+	echo "make test: all gates passed in $$(( $$(date +%s) - started )) s:$$times"
 
 lint: ruff ansible-lint
 

@@ -130,8 +130,14 @@ def releases(site):
     return Releases(str(site["root"] / "srv"))
 
 
-def test_a_checksummed_archive_deploys_and_serves(site):
-    run = playbook(site, "deploy.yml")
+@pytest.fixture(scope="module")
+def first_deploy(site):
+    """The archive deployed once; every test that needs a serving release asks for this, so each runs alone."""
+    return playbook(site, "deploy.yml")
+
+
+def test_a_checksummed_archive_deploys_and_serves(site, first_deploy):
+    run = first_deploy
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     rel = releases(site)
     current = rel.metadata(rel.current())
@@ -140,7 +146,7 @@ def test_a_checksummed_archive_deploys_and_serves(site):
     assert get(site, "/system_stats")["system"]["comfyui_version"] == "0.8.1"
 
 
-def test_a_wrong_checksum_stops_before_the_switch_and_leaves_nothing(site):
+def test_a_wrong_checksum_stops_before_the_switch_and_leaves_nothing(site, first_deploy):
     rel = releases(site)
     before = rel.current()
     run = playbook(site, "deploy.yml", checksum="0" * 64)
@@ -150,7 +156,7 @@ def test_a_wrong_checksum_stops_before_the_switch_and_leaves_nothing(site):
     assert [m["id"] for m in rel.list() if "0000000000" in m["id"]] == [], "the unfinished release was removed"
 
 
-def test_a_custom_node_and_its_requirement_and_a_model_come_with_the_release(site):
+def test_a_custom_node_and_its_requirement_and_a_model_come_with_the_release(site, first_deploy):
     rel = releases(site)
     before = rel.metadata(rel.current())
     model = site["root"] / "tiny.safetensors"
@@ -171,7 +177,7 @@ def test_a_custom_node_and_its_requirement_and_a_model_come_with_the_release(sit
     assert "tiny.safetensors" in get(site, "/models/checkpoints"), "the model is seen through extra_model_paths.yaml"
 
 
-def test_production_refuses_models_without_digests(site):
+def test_production_refuses_models_without_digests(site, first_deploy):
     rel = releases(site)
     before = (rel.current(), [m["id"] for m in rel.list()])
     model = {"folder": "checkpoints", "name": "nodigest.safetensors", "url": (site["root"] / "tiny.safetensors").as_uri()}
