@@ -563,8 +563,17 @@ def metrics_text(instance, state, results, metrics, trend_info, now):
     return "\n".join(lines) + "\n"
 
 
-def run_health(instances, params, checks, history_dir=None, history_max=500, textfile_dir=None, gpu_facts=None, client_factory=None):
-    """Check every instance; return {"state", "instances": [...]} with each instance's checks and trend."""
+def run_health(instances, params, checks, history_dir=None, history_max=500, textfile_dir=None, gpu_facts=None, client_factory=None, read_only=False):
+    """Check every instance; return {"state", "instances": [...]} with each instance's checks and trend.
+
+    With `read_only` (check mode) nothing is changed anywhere: the smoke workflow (which queues a prompt and
+    writes an image) is reported as skipped, and neither the history nor the textfile metrics are written.
+    """
+    if read_only and "workflow" in checks:
+        checks = [name for name in checks if name != "workflow"]
+        skipped_workflow = True
+    else:
+        skipped_workflow = False
     merged = dict(DEFAULTS)
     merged.update({k: v for k, v in params.items() if v is not None})
     for key in ("min_vram_free", "min_mem_available", "min_disk_free"):
@@ -590,16 +599,18 @@ def run_health(instances, params, checks, history_dir=None, history_max=500, tex
         client = client_factory(instance["url"], settings) if client_factory else None
         health = InstanceHealth(name, instance["url"], settings, checks, gpu_facts, client, records[-1] if records else None)
         state = health.run()
+        if skipped_workflow:
+            health.add("workflow", "skip", message="check mode: the smoke workflow queues a prompt and writes an image, so it is not run")
         now = time.time()
         record = {"time": round(now, 3), "state": state, "api_latency": health.metrics.get("api_latency"), "restarts": health.metrics.get("restarts")}
         record["failed"] = [item["name"] for item in health.results if item["status"] == "fail"]
         kept = [*records, record]
-        if history_path:
+        if history_path and not read_only:
             os.makedirs(history_dir, exist_ok=True)
             append_bounded_lines(history_path, json.dumps(record, sort_keys=True), history_max)
             kept = kept[-history_max:]
         trend_info = trend(kept)
-        if textfile_dir:
+        if textfile_dir and not read_only:
             os.makedirs(textfile_dir, exist_ok=True)
             atomic_write(
                 os.path.join(textfile_dir, "comfyui_health_%s.prom" % name), metrics_text(name, state, health.results, health.metrics, trend_info, now)
@@ -616,4 +627,7 @@ def run_health(instances, params, checks, history_dir=None, history_max=500, tex
                 "comfyui_version": health.stats.comfyui_version if health.stats else None,
             }
         )
-    return {"state": worst_state([r["state"] for r in reports]), "instances": reports, "gpu": gpu_facts}
+    result = {"state": worst_state([r["state"] for r in reports]), "instances": reports, "gpu": gpu_facts}
+    if read_only:
+        result["check_mode"] = "read-only checks only: no smoke workflow, no history or textfile written"
+    return result

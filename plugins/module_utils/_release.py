@@ -137,6 +137,22 @@ class Releases:
         items = [self.metadata(name) for name in names if os.path.isdir(self.path(name))]
         return sorted(items, key=lambda m: (m.get("created") or "", m["id"]))
 
+    def rollback_target(self, release_id=None):
+        """The one rule for the release to go back to if `release_id` fails its gates (or for a plain rollback).
+
+        The current release, when it is another one and it passed its gates; else the ``previous`` link. A release
+        that is activating (never passed its gates), building or failed is never a rollback target.
+        """
+        current = self.current()
+        if current and current != release_id and self.metadata(current).get("state") not in ("activating", *UNFINISHED):
+            return current if release_id else self.previous()
+        return self.previous()
+
+    def needs_switch(self, release_id):
+        """Whether `release_id` still has to be switched to and gated (not current, or current but not active)."""
+        current = self.current()
+        return current != release_id or self.metadata(current).get("state") != "active"
+
     def query(self, audit_lines=20):
         return {
             "current": self.current(),
@@ -404,9 +420,10 @@ class Releases:
         if check_mode:
             return True, old
         earlier = self.previous()
+        target = self.rollback_target(release_id)
         if old:
             old_state = self.metadata(old).get("state")
-            if old_state not in ("activating", *UNFINISHED):
+            if target == old:
                 # an activation that never passed its gates, or a failed release, is no rollback target: the earlier one stays
                 self._point(self.previous_link, old)
             if old_state in ("active", "activating"):

@@ -93,6 +93,13 @@ options:
   textfile_dir: {description: Directory of node_exporter's textfile collector; metrics are written there atomically., type: path}
 extends_documentation_fragment:
   - comfyops.comfyui.attributes
+attributes:
+  check_mode:
+    support: partial
+    details:
+      - In check mode only read-only checks run. The V(workflow) check (it queues a prompt and writes an image) is
+        reported as skipped, and neither the history (O(history_dir)) nor the metrics (O(textfile_dir)) are written;
+        RV(check_mode) says so. The module never reports C(changed).
 """
 
 EXAMPLES = r"""
@@ -120,6 +127,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+check_mode: {description: What check mode left out., returned: in check mode, type: str}
 state:
   description: The worst state of all instances.
   returned: always
@@ -213,7 +221,9 @@ def main():
     fail_on = params.pop("fail_on")
     history_dir, history_max, textfile_dir = params.pop("history_dir"), params.pop("history_max"), params.pop("textfile_dir")
     try:
-        report = run_health(instances, params, checks, history_dir=history_dir, history_max=history_max, textfile_dir=textfile_dir)
+        report = run_health(
+            instances, params, checks, history_dir=history_dir, history_max=history_max, textfile_dir=textfile_dir, read_only=module.check_mode
+        )
     except (ValueError, ComfyUIError) as exc:  # UnitError, PathError and HealthInputError are ValueErrors
         module.fail_json(msg="comfyui_health: %s" % exc)
     except OSError as exc:

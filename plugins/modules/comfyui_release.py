@@ -90,8 +90,8 @@ options:
     default: 3600
   dead_run:
     description:
-      - With V(locked), the id of a run its controller has seen dead (see the P(comfyops.comfyui.run_dead#filter)
-        filter): a lock it holds is recovered at once instead of when its lease ends.
+      - "With V(locked), the id of a run its controller has seen dead (see the P(comfyops.comfyui.run_dead#filter)
+        filter): a lock it holds is recovered at once instead of when its lease ends."
     type: str
   outcome:
     description: With V(unlocked), the run's outcome on this host, recorded in the audit trail (nothing is recorded without it).
@@ -142,6 +142,17 @@ current: {description: The active release after the task., returned: always, typ
 previous: {description: The rollback target after the task., returned: always, type: str}
 releases: {description: "Every release's metadata, oldest first.", returned: always, type: list, elements: dict}
 release: {description: The metadata of O(id) after the task., returned: when O(id) is given, type: dict}
+rollback_target:
+  description:
+    - With V(query) and O(id), where a failed activation of O(id) would go back to, by the one rule of the collection
+      (the current release when it is another one that passed its gates, else the C(previous) link; never an
+      V(activating), V(building) or V(failed) release). Null when there is none.
+  returned: with query and id
+  type: str
+needs_switch:
+  description: With V(query) and O(id), whether O(id) still has to be switched to and gated (not current, or not V(active)).
+  returned: with query and id
+  type: bool
 replaced:
   description: The release that was current before V(activating), V(active) or V(rollback).
   returned: with activating, active and rollback
@@ -230,6 +241,9 @@ def main():
     result.pop("target", None)
     if p["id"]:
         result["release"] = releases.metadata(p["id"]) if p["state"] not in ("absent",) else None
+        if p["state"] == "query":
+            result["rollback_target"] = releases.rollback_target(p["id"])
+            result["needs_switch"] = releases.needs_switch(p["id"])
     if module._diff:
         result["diff"] = {"before": before, "after": {"current": result["current"], "previous": result["previous"]}}
     module.exit_json(**result)

@@ -291,3 +291,19 @@ def test_prometheus_and_alertmanager_readiness(simulator):
     finally:
         ready.shutdown()
         unready.shutdown()
+
+
+def test_check_mode_runs_read_only_checks_and_writes_nothing(simulator, sim_base, tmp_path):
+    before = simulator.get("/history").json()
+    report = _health.run_health(
+        [{"name": "main", "url": simulator.url, "output_dir": str(sim_base / "output")}],
+        {},
+        ["api", "queue", "workflow"],
+        history_dir=str(tmp_path / "history"),
+        textfile_dir=str(tmp_path / "metrics"),
+        read_only=True,
+    )
+    assert by_name(report)["workflow"]["status"] == "skip" and "check mode" in by_name(report)["workflow"]["message"]
+    assert by_name(report)["api"]["status"] == "pass" and report["check_mode"].startswith("read-only checks only")
+    assert simulator.get("/history").json() == before, "no prompt was queued"
+    assert not (tmp_path / "history").exists() and not (tmp_path / "metrics").exists()
