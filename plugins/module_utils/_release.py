@@ -26,6 +26,7 @@ import contextlib
 import datetime
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -522,6 +523,62 @@ class Releases:
                 if os.path.isdir(path) and not os.path.islink(path):
                     shutil.rmtree(path)
         return names
+
+
+RELEASE_MARK = "Part of the release id"
+_ARCHIVE_SUFFIX = re.compile(r"\.(tar\.gz|tgz|tar\.xz|tar\.bz2|tar|zip)$")
+
+
+def release_settings(argument_spec):
+    """{option: default} of the role options whose description says they are part of the release id."""
+    options = (argument_spec.get("argument_specs") or {}).get("main", {}).get("options", {})
+    found = {}
+    for name, spec in options.items():
+        description = spec.get("description", "")
+        text = " ".join(description) if isinstance(description, list) else str(description)
+        if RELEASE_MARK in text:
+            found[name] = spec.get("default")
+    return found
+
+
+def source_commit(source, ls_remote_lines):
+    """The commit (12 hex digits) of a git source from `git ls-remote` lines (the peeled tag first); for an archive its
+    checksum's first 12 digits; for a local directory 'local'."""
+    kind = source.get("type", "git")
+    if kind == "archive":
+        checksum = str(source.get("checksum") or "").split(":")[-1].lower()
+        return checksum[:12] if checksum else "nochecksum"
+    if kind != "git":
+        return "local"
+    lines = [line for line in ls_remote_lines or [] if line.strip()]
+    peeled = [line for line in lines if line.rstrip().endswith("^{}")]
+    chosen = (peeled or lines or ["unknown"])[0].split()[0]
+    return chosen[:12]
+
+
+def source_name(source):
+    """The readable part of a release id: the ref, or an archive's file name (from its URL without secrets), or a
+    local directory's name; characters outside [A-Za-z0-9._-] become '_'."""
+    from ansible_collections.comfyops.comfyui.plugins.module_utils._http import redact_url  # pylint: disable=import-outside-toplevel
+
+    kind = source.get("type", "git")
+    name = source.get("ref")
+    if not name and kind == "archive":
+        name = _ARCHIVE_SUFFIX.sub("", os.path.basename(redact_url(source.get("url") or "")))
+    if not name:
+        name = os.path.basename(str(source.get("path") or "local").rstrip("/")) or "local"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", str(name))[:64].lstrip("._-") or "release"
+
+
+def compute_release_id(source, ls_remote_lines, settings_by_host):
+    """`<name>-<commit12>-<hash8>`: the same source and settings give the same id on every host and every run.
+
+    `settings_by_host` is {host: {setting: value}} for every host of the group (not only those of a --limit), so
+    that a change to one host's own settings makes a new release, identical everywhere.
+    """
+    parts = [[host, key, settings_by_host[host][key]] for host in sorted(settings_by_host) for key in sorted(settings_by_host[host])]
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()[:8]
+    return check_id("%s-%s-%s" % (source_name(source), source_commit(source, ls_remote_lines), digest), "release id")
 
 
 def deploy_outcome(where, release_id, failed=False, check_mode=False):

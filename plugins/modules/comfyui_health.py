@@ -221,9 +221,7 @@ def main():
     fail_on = params.pop("fail_on")
     history_dir, history_max, textfile_dir = params.pop("history_dir"), params.pop("history_max"), params.pop("textfile_dir")
     try:
-        report = run_health(
-            instances, params, checks, history_dir=history_dir, history_max=history_max, textfile_dir=textfile_dir, read_only=module.check_mode
-        )
+        report = run_health(instances, params, checks, history_dir=history_dir, history_max=history_max, textfile_dir=textfile_dir, read_only=module.check_mode)
     except (ValueError, ComfyUIError) as exc:  # UnitError, PathError and HealthInputError are ValueErrors
         module.fail_json(msg="comfyui_health: %s" % exc)
     except OSError as exc:

@@ -50,6 +50,8 @@ def test_same_settings_same_id_and_limit_keeps_it(id_play):
 
 
 def test_a_change_to_another_hosts_own_settings_is_a_new_release(id_play):
+    assert release_id(id_play, {"comfyui_deploy_python": "python3.12"}) != release_id(id_play, {}), "issue 10: the Python version makes a release"
+    assert release_id(id_play, {"comfyui_deploy_torch_cuda_builds": ["12.8"]}) != release_id(id_play, {})
     assert release_id(id_play, {"comfyui_deploy_environment": {"X": "1"}}) != release_id(id_play, {})
     assert release_id(id_play, {"comfyui_deploy_instances": [{"name": "a", "port": 8188}, {"name": "b", "port": 8189}]}) != release_id(id_play, {})
 

@@ -1,18 +1,65 @@
-"""deploy.yml keeps its own copy of some role defaults (the release id is computed before the role runs):
-they must stay equal to roles/comfyui_deploy/defaults/main.yml."""
+"""The release id: which role settings make a release is read from the role's argument spec, and every option
+of the spec is classified, so a new setting cannot be forgotten (issue 10: comfyui_deploy_python was)."""
 
 from __future__ import annotations
 
 import yaml
+from ansible_collections.comfyops.comfyui.plugins.module_utils import _release
 from conftest import REPO
 
+SPEC = yaml.safe_load((REPO / "roles/comfyui_deploy/meta/argument_specs.yml").read_text())
+OPTIONS = SPEC["argument_specs"]["main"]["options"]
 
-def test_release_id_fallbacks_are_the_role_defaults():
+# Declared as not affecting what a release contains, each with its reason.
+NOT_RELEASE = {
+    "comfyui_deploy_base": "where releases live, not what they contain",
+    "comfyui_deploy_user": "who runs them (units and directories outside the release)",
+    "comfyui_deploy_group": "who runs them",
+    "comfyui_deploy_source": "named by the id itself: ref and commit, archive name and checksum, or local ref",
+    "comfyui_deploy_release_id": "the id itself",
+    "comfyui_deploy_deployed_by": "recorded, not built",
+    "comfyui_deploy_require_sha256": "a gate on input, not content",
+    "comfyui_deploy_tier": "a gate on input, not content",
+    "comfyui_deploy_model_auth_header": "a secret used to fetch models; the models themselves are release settings",
+    "comfyui_deploy_allow_public_listen": "a gate; the listen address itself is a release setting",
+    "comfyui_deploy_stop_timeout": "the unit and the control script, outside the release",
+    "comfyui_deploy_restart_limit_burst": "the unit, outside the release",
+    "comfyui_deploy_limit_nofile": "the unit and the control script, outside the release",
+    "comfyui_deploy_tasks_max": "the unit, outside the release",
+    "comfyui_deploy_memory_max": "the unit, outside the release",
+    "comfyui_deploy_device_policy": "the unit, outside the release",
+    "comfyui_deploy_ctl_python": "the control script, outside the release",
+    "comfyui_deploy_startup_budget": "how long the gate waits",
+    "comfyui_deploy_health_retries": "how long the gate waits",
+    "comfyui_deploy_smoke_timeout": "how long the gate waits",
+    "comfyui_deploy_drain_timeout": "how the switch is done",
+    "comfyui_deploy_drain_interrupt": "how the switch is done",
+    "comfyui_deploy_keep_releases": "retention",
+    "comfyui_deploy_keep_smoke_outputs": "retention",
+}
+
+
+def test_every_role_option_is_a_release_setting_or_declared_not_to_be_one():
+    settings = _release.release_settings(SPEC)
+    assert "comfyui_deploy_python" in settings and "comfyui_deploy_torch_cuda_builds" in settings
+    assert not set(settings) & set(NOT_RELEASE), "declared both ways"
+    unclassified = sorted(set(OPTIONS) - set(settings) - set(NOT_RELEASE))
+    assert unclassified == [], "mark them 'Part of the release id' in the argument spec, or declare them here"
+    assert sorted(set(NOT_RELEASE) - set(OPTIONS)) == [], "declared options that no longer exist"
+
+
+def test_release_settings_defaults_are_the_role_defaults():
     defaults = yaml.safe_load((REPO / "roles/comfyui_deploy/defaults/main.yml").read_text())
-    first_play = yaml.safe_load((REPO / "playbooks/deploy.yml").read_text())[0]
-    task = next(t for t in first_play["tasks"] if t["name"] == "Set the release id")
-    fallbacks = task["vars"]["_setting_defaults"]
-    assert {key: defaults[key] for key in fallbacks} == fallbacks
-    source = defaults["comfyui_deploy_source"]
-    for value in source.values():
-        assert repr(value) in first_play["vars"]["_source"] or "'%s'" % value in first_play["vars"]["_source"]
+    for name, default in _release.release_settings(SPEC).items():
+        assert defaults[name] == default, name
+
+
+def test_release_ids():
+    git = {"type": "git", "url": "https://x/ComfyUI.git", "ref": "v0.8.0"}
+    lines = ["1111111111111111111111111111111111111111\trefs/tags/v0.8.0", "2222222222222222222222222222222222222222\trefs/tags/v0.8.0^{}"]
+    one = _release.compute_release_id(git, lines, {"h1": {"a": 1}, "h2": {"a": 1}})
+    assert one.startswith("v0.8.0-222222222222-") and one == _release.compute_release_id(git, lines, {"h2": {"a": 1}, "h1": {"a": 1}})
+    assert _release.compute_release_id(git, lines, {"h1": {"a": 1}, "h2": {"a": 2}}) != one
+    archive = {"type": "archive", "url": "https://u:p@s3/b/ComfyUI-0.8.1.tar.gz?X-Amz-Signature=SECRET", "checksum": "sha256:" + "ab" * 32}
+    assert _release.compute_release_id(archive, [], {}).startswith("ComfyUI-0.8.1-abababababab-")
+    assert _release.compute_release_id({"type": "local", "path": "/opt/my comfy/"}, [], {}).startswith("my_comfy-local-")
