@@ -8,8 +8,8 @@ name: release_source
 short_description: The ComfyUI source of a deploy run
 version_added: 0.1.0
 description:
-  - The first host's C(comfyui_deploy_source), or the default of the role P(comfyops.comfyui.comfyui_deploy#role)'s
-    argument spec: the one source P(comfyops.comfyui.release_id#filter) names the release after.
+  - "The first host's C(comfyui_deploy_source), or the default of the role P(comfyops.comfyui.comfyui_deploy#role)'s
+    argument spec: the one source P(comfyops.comfyui.release_id#filter) names the release after."
 author:
   - comfyops maintainers (@comfyops)
 options:
