@@ -81,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-stdout", action="store_true", help="Send normal process output to stdout instead of stderr.")
     parser.add_argument("--front-end-version", type=str, default="comfyanonymous/ComfyUI@latest")
     parser.add_argument("--front-end-root", type=str, default=None)
-    parser.add_argument("--database-url", type=str, default=None, help="Database URL (accepted, unused by the simulator).")
+    parser.add_argument(
+        "--database-url",
+        type=str,
+        default=None,
+        help="Database URL (sqlite:///PATH). Default: user/comfyui.db inside the checkout, as ComfyUI 0.8.0 does.",
+    )
     return parser
 
 

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import ssl
 import sys
 import threading
@@ -254,6 +255,31 @@ def _make_server(host: str, port: int, handler: type) -> _Server:
     return server_class((host, port), handler)
 
 
+def init_database(url: str) -> None:
+    """Open (create) the SQLite database as ComfyUI 0.8.0 does at start; a failure is a warning, not fatal.
+
+    Without --database-url ComfyUI writes user/comfyui.db inside its checkout: read-only under
+    ProtectSystem=strict, so the real server logs this warning on every start. The simulator does the same.
+    """
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else None
+    try:
+        if path is None:
+            raise ValueError("only sqlite:/// URLs are simulated, got %s" % url.split("://", maxsplit=1)[0])
+        connection = sqlite3.connect(path)
+        try:
+            connection.execute("CREATE TABLE IF NOT EXISTS comfyops_simulator (started REAL)")
+            connection.execute("INSERT INTO comfyops_simulator VALUES (?)", (time.time(),))
+            connection.commit()
+        finally:
+            connection.close()
+    except (sqlite3.Error, OSError, ValueError) as exc:
+        log.warning(
+            "Failed to initialize database. Please ensure you have installed the latest requirements. If the error persists, "
+            "please report this as in future the database will be required: %s",
+            exc,
+        )
+
+
 def _die(message: str, code: int = 1) -> None:
     log.error('Traceback (most recent call last):\n  File "main.py", line 1, in <module>\n%s', message)
     logging.shutdown()
@@ -318,6 +344,10 @@ def main(argv: list[str], checkout: str) -> int:
         _die(f"yaml.YAMLError: {exc}")
     for directory in (paths.output, paths.input, paths.temp, paths.user):
         os.makedirs(directory, exist_ok=True)
+    init_database(args.database_url or "sqlite:///" + os.path.join(checkout, "user", "comfyui.db"))
+    if not os.path.isdir(paths.custom_nodes):
+        # ComfyUI 0.8.0 lists custom_nodes/ at start and dies when it is not there
+        _die(f"FileNotFoundError: [Errno 2] No such file or directory: '{paths.custom_nodes}'")
 
     registry = NodeRegistry(paths, disable_api_nodes=args.disable_api_nodes)
     times = registry.load_custom_nodes(args.disable_all_custom_nodes, args.whitelist_custom_nodes)

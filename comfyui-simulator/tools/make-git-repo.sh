@@ -15,7 +15,7 @@ self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 src=$(cd "$(dirname "$0")/.." && pwd)
 
 files=$(cd "$src" && find . -path ./tools -prune -o -path ./output -prune -o -path ./temp -prune \
-  -o -name __pycache__ -prune -o \( -type f -o -type l \) -print | LC_ALL=C sort)
+  -o -name __pycache__ -prune -o -name comfyui.db -prune -o \( -type f -o -type l \) -print | LC_ALL=C sort)
 hash=$(cd "$src" && { echo "$files"; echo "$files" | xargs sha256sum; cat "$self"; } | sha256sum | cut -c1-16)
 
 if [ -f "$dest/.git/comfyops-simulator-source" ] && [ "$(cat "$dest/.git/comfyops-simulator-source")" = "$hash" ]; then

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import Releases
 from loopback import free_port
+from test_deploy_standalone import make_wheel
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -50,6 +51,7 @@ def site():
     tarball = www / "ComfyUI-0.8.1.tar.gz"
     with open(tarball, "wb") as out:
         subprocess.run(["git", "-C", str(root / "ComfyUI"), "archive", "--format=tar.gz", "--prefix=ComfyUI-0.8.1/", "v0.8.1"], check=True, stdout=out)
+    wheel = make_wheel(root / "wheels")
     model = root / "tiny.safetensors"
     model.write_bytes(b"a tiny model for the safety tests\n")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
@@ -68,6 +70,7 @@ def site():
             "sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
         },
         "proof": root / "proof",
+        "wheel": wheel,
     }
     info["first"] = playbook(info, "deploy.yml", "-vvv", "--diff")
     yield info
@@ -94,6 +97,7 @@ def settings(site, **more):
         "comfyui_deploy_models": [site["model"]],
         "comfyui_deploy_model_auth_header": "Bearer " + SECRETS["auth"],
         "comfyui_deploy_environment": environment(site),
+        "comfyui_deploy_extra_packages": [str(site["wheel"])],
         **more,
     }
 
@@ -163,6 +167,17 @@ def test_no_secret_in_output_logs_metadata_or_reports(site):
     assert conf.stat().st_mode & 0o777 == 0o600 and conf.stat().st_uid == 0
     for env_file in (srv / "current" / "instances").iterdir():
         assert env_file.stat().st_mode & 0o777 == 0o640 and env_file.stat().st_uid == 0
+
+
+def test_extra_packages_the_database_and_custom_nodes(site):
+    """Issue 10, from the real ComfyUI 0.8.0: requests unlisted, comfyui.db in the checkout, custom_nodes/ required."""
+    srv = site["root"] / "srv"
+    venv = Path(os.path.realpath(srv / "current" / "venv"))
+    assert list(venv.glob("lib/python3*/site-packages/comfyops_testdep/__init__.py")), "the extra package is in the venv"
+    assert (srv / "shared" / "user" / "comfyui-default.db").is_file(), "the database is with the instance's user data"
+    assert not (srv / "current" / "app" / "user" / "comfyui.db").exists()
+    assert "Failed to initialize database" not in (srv / "logs" / "default.log").read_text()
+    assert (srv / "current" / "app" / "custom_nodes").is_dir()
 
 
 def test_the_release_id_carries_no_signature(site):

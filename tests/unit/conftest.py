@@ -59,14 +59,17 @@ class Response:
 class Simulator:
     """One real simulator process on 127.0.0.1, started like ComfyUI's main.py."""
 
-    def __init__(self, base: Path, port: int, args: list[str], env: dict[str, str]):
+    def __init__(self, base: Path, port: int, args: list[str], env: dict[str, str], checkout: Path | None = None):
         self.base = base
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = base / "simulator.log"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("COMFYUI_SIM_")}
         full_env.update(env)
-        self.command = [sys.executable, str(SIMULATOR / "main.py"), "--base-directory", str(base), "--port", str(port), *args]
+        if "--database-url" not in args and checkout is None:
+            # keep the test's database in its own tree (ComfyUI's default is user/comfyui.db inside the checkout)
+            args = [*args, "--database-url", "sqlite:///%s" % (base / "user" / "comfyui.db")]
+        self.command = [sys.executable, str((checkout or SIMULATOR) / "main.py"), "--base-directory", str(base), "--port", str(port), *args]
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT, env=full_env)
 
@@ -149,8 +152,8 @@ def start_simulator(sim_base: Path):
     """Factory: start a simulator (waits until it serves unless wait=False); stops them all at the end."""
     started: list[Simulator] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, wait: bool = True, base: Path | None = None) -> Simulator:
-        sim = Simulator(base or sim_base, free_port(), list(args), env or {})
+    def start(*args: str, env: dict[str, str] | None = None, wait: bool = True, base: Path | None = None, checkout: Path | None = None) -> Simulator:
+        sim = Simulator(base or sim_base, free_port(), list(args), env or {}, checkout)
         started.append(sim)
         if wait:
             sim.wait_ready()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -213,3 +214,38 @@ def test_make_git_repo_script(tmp_path):
     other = tmp_path / "again"
     subprocess.run([str(script), str(other)], check=True, capture_output=True, timeout=60)
     assert subprocess.run(["git", "-C", str(other), "rev-parse", "v0.8.0"], capture_output=True, text=True, check=True).stdout == first
+
+
+def _checkout_copy(tmp_path):
+    """A copy of the simulator laid out like a ComfyUI checkout (links resolved), as a release holds it."""
+    copy = tmp_path / "checkout"
+    shutil.copytree(SIMULATOR, copy, symlinks=False, ignore=shutil.ignore_patterns("__pycache__", "comfyui.db"))
+    return copy
+
+
+def test_without_database_url_the_database_goes_into_the_checkout(start_simulator, sim_base, tmp_path):
+    checkout = _checkout_copy(tmp_path)
+    start_simulator("--cpu", checkout=checkout)
+    assert (checkout / "user" / "comfyui.db").is_file(), "ComfyUI 0.8.0 writes user/comfyui.db inside its checkout"
+
+
+def test_a_checkout_it_cannot_write_logs_the_database_warning_and_still_serves(start_simulator, tmp_path):
+    checkout = _checkout_copy(tmp_path)
+    # the checkout's user/ cannot hold a database (as under ProtectSystem=strict; a file there fails even for root)
+    shutil.rmtree(checkout / "user")
+    (checkout / "user").write_text("not a directory\n")
+    sim = start_simulator("--cpu", checkout=checkout)
+    assert "Failed to initialize database" in sim.log
+    assert sim.get("/system_stats").status == 200
+
+
+def test_a_database_url_that_cannot_be_opened_is_a_warning(start_simulator, tmp_path):
+    sim = start_simulator("--cpu", "--database-url", "sqlite:///%s" % (tmp_path / "missing" / "dir" / "x.db"))
+    assert "Failed to initialize database" in sim.log and sim.get("/system_stats").status == 200
+
+
+def test_without_custom_nodes_it_will_not_start(start_simulator, sim_base):
+    (sim_base / "custom_nodes").rmdir()
+    sim = start_simulator("--cpu", wait=False)
+    assert sim.proc.wait(15) != 0
+    assert "No such file or directory" in sim.log and "custom_nodes" in sim.log
