@@ -22,6 +22,7 @@ for name in "${names[@]}"; do
   docker exec "$name" mkdir -p /opt/comfyui
   docker cp -q "$work/sim.tgz" "$name:/opt/comfyui/sim.tgz"
   docker exec "$name" tar -C /opt/comfyui -xzf /opt/comfyui/sim.tgz
+  docker exec "$name" mkdir -p /var/lib/comfyui/custom_nodes  # ComfyUI will not start without it
   docker exec "$name" sh -c "printf '%s\n' '$unit' > /etc/systemd/system/comfyui.service && systemctl daemon-reload && systemctl start comfyui"
 done
 

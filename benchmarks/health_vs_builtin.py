@@ -105,6 +105,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "comfy"
         (base / "models" / "checkpoints").mkdir(parents=True)
+        (base / "custom_nodes").mkdir()  # ComfyUI will not start without it
         (base / "models" / "checkpoints" / "bench.safetensors").write_bytes(b"x")
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))

@@ -68,7 +68,7 @@ class Simulator:
         full_env.update(env)
         if "--database-url" not in args and checkout is None:
             # keep the test's database in its own tree (ComfyUI's default is user/comfyui.db inside the checkout)
-            args = [*args, "--database-url", "sqlite:///%s" % (base / "user" / "comfyui.db")]
+            args = ["--database-url", "sqlite:///%s" % (base / "user" / "comfyui.db"), *args]
         self.command = [sys.executable, str((checkout or SIMULATOR) / "main.py"), "--base-directory", str(base), "--port", str(port), *args]
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT, env=full_env)

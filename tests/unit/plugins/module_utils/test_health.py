@@ -232,6 +232,7 @@ def test_several_instances_worst_state_wins(start_simulator, sim_base, tmp_path)
     good = start_simulator("--cpu")
     bad_base = tmp_path / "second"
     (bad_base / "output").mkdir(parents=True)
+    (bad_base / "custom_nodes").mkdir()  # ComfyUI will not start without it
     bad = start_simulator("--cpu", env={"COMFYUI_SIM_FAIL_EXECUTIONS": "all"}, base=bad_base)
     report = _health.run_health(
         [{"name": "gpu0", "url": good.url, "output_dir": str(sim_base / "output")}, {"name": "gpu1", "url": bad.url}],
