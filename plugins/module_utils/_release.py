@@ -546,7 +546,7 @@ def source_commit(source, ls_remote_lines):
     checksum's first 12 digits; for a local directory 'local'."""
     kind = source.get("type", "git")
     if kind == "archive":
-        checksum = str(source.get("checksum") or "").split(":")[-1].lower()
+        checksum = str(source.get("checksum") or "").rsplit(":", maxsplit=1)[-1].lower()
         return checksum[:12] if checksum else "nochecksum"
     if kind != "git":
         return "local"
