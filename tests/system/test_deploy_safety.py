@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import Releases
 from loopback import free_port
-from test_deploy_standalone import make_wheel
+from test_deploy_standalone import make_wheel, simulator_archive
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -45,12 +45,7 @@ SERVICE_USER = "nobody"
 def site():
     root = Path(tempfile.mkdtemp(prefix="comfyops-safety-", dir="/var/tmp"))
     root.chmod(0o755)  # the service user must reach its tree (pytest's own temp dirs are 0700)
-    www = root / "www"
-    www.mkdir()
-    subprocess.run([str(REPO / "comfyui-simulator/tools/make-git-repo.sh"), str(root / "ComfyUI")], check=True, capture_output=True)
-    tarball = www / "ComfyUI-0.8.1.tar.gz"
-    with open(tarball, "wb") as out:
-        subprocess.run(["git", "-C", str(root / "ComfyUI"), "archive", "--format=tar.gz", "--prefix=ComfyUI-0.8.1/", "v0.8.1"], check=True, stdout=out)
+    www, tarball = simulator_archive(root)
     wheel = make_wheel(root / "wheels")
     model = root / "tiny.safetensors"
     model.write_bytes(b"a tiny model for the safety tests\n")

@@ -30,16 +30,22 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """A demo root with the simulator's archive served on 127.0.0.1; every instance stopped at the end."""
-    root = tmp_path_factory.mktemp("archive-deploy")
+def simulator_archive(root: Path) -> tuple[Path, Path]:
+    """The simulator's git repository under `root`, and its v0.8.1 `git archive` tarball in `root`/www (to serve)."""
     www = root / "www"
     www.mkdir()
     subprocess.run([str(REPO / "comfyui-simulator/tools/make-git-repo.sh"), str(root / "ComfyUI")], check=True, capture_output=True)
     tarball = www / "ComfyUI-0.8.1.tar.gz"
     with open(tarball, "wb") as out:
         subprocess.run(["git", "-C", str(root / "ComfyUI"), "archive", "--format=tar.gz", "--prefix=ComfyUI-0.8.1/", "v0.8.1"], check=True, stdout=out)
+    return www, tarball
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A demo root with the simulator's archive served on 127.0.0.1; every instance stopped at the end."""
+    root = tmp_path_factory.mktemp("archive-deploy")
+    www, tarball = simulator_archive(root)
     wheel = make_wheel(root / "wheels")
     node = root / "nodes" / "comfyops-probe"
     node.mkdir(parents=True)
