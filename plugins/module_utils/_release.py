@@ -49,7 +49,6 @@ META = ".comfyops-release.json"
 # stopped in that window keeps it, and the next deploy gates it again instead of taking it as done.
 STATES = ("building", "ready", "activating", "active", "failed", "rolled_back")
 UNFINISHED = ("building", "failed")
-ID_RE = NAME_RE
 DEPLOY_LOCK = "deploy.lock"
 AUDIT_LOG = "audit.log"
 LOCK_TTL = 3600  # seconds a deploy lock lives without a renewal (every change of the holding run renews it)
