@@ -88,12 +88,19 @@ class HostContext:
 
     @staticmethod
     def meminfo():
-        values = {}
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                key, _colon, rest = line.partition(":")
-                values[key] = int(rest.split()[0]) * 1024
-        return values
+        return read_meminfo()
+
+
+def read_meminfo(path="/proc/meminfo"):
+    """The kernel's memory counters in bytes ({"MemTotal": ..., "MemAvailable": ...}); the one reader of it."""
+    values = {}
+    with open(path, encoding="ascii") as handle:
+        for line in handle:
+            key, _colon, rest = line.partition(":")
+            fields = rest.split()
+            if fields and fields[0].isdigit():
+                values[key] = int(fields[0]) * (1024 if fields[1:] == ["kB"] else 1)
+    return values
 
 
 def _size(params, key, where=None):

@@ -141,3 +141,69 @@ def keep_newest(directory, keep):
         os.unlink(entry.path)
         removed.append(entry.path)
     return removed
+
+
+# The deploy tree, defined once (gpu_host and comfyui_deploy both lay it out through comfyui_tree).
+# Root owns the base and everything the service user only reads: it cannot plant a link there for root to follow.
+# The service user owns only what it writes: its data under shared/, its logs and its caches (its HOME).
+ROOT_DIRS = ("", "releases", "venvs", "state", "bin", "run", "shared", "shared/models")
+USER_DIRS = ("logs", "cache", "shared/input", "shared/output", "shared/user", "shared/temp")
+# Root's own package cache (pip/uv wheels): never writable by the service user, whose files root would install.
+PRIVATE_DIRS = ("pkgcache",)
+
+
+def ensure_dir(path, uid, gid, mode, check_mode=False):
+    """Make `path` a real directory (not a link) owned by uid:gid with `mode`; return what was changed ([] if none).
+
+    A symbolic link in its place is refused (PathError): root would otherwise chown or fill its target.
+    """
+    changes = []
+    try:
+        stat = os.lstat(path)
+    except FileNotFoundError:
+        stat = None
+    if os.path.islink(path) or (stat is not None and not os.path.isdir(path)):
+        raise PathError("%s exists and is not a directory (a link or a file): refusing to use it" % path)
+    if stat is None:
+        changes.append("created")
+        if check_mode:
+            return changes
+        os.mkdir(path, mode)
+        stat = os.lstat(path)
+    if (stat.st_uid, stat.st_gid) != (uid, gid):
+        changes.append("owner %d:%d -> %d:%d" % (stat.st_uid, stat.st_gid, uid, gid))
+        if not check_mode:
+            os.lchown(path, uid, gid)
+    if stat.st_mode & 0o7777 != mode:
+        changes.append("mode %04o -> %04o" % (stat.st_mode & 0o7777, mode))
+        if not check_mode:
+            os.chmod(path, mode)
+    return changes
+
+
+def ensure_tree(base, root_uid, user_uid, gid, user_mode=0o750, extra_user_dirs=(), check_mode=False):
+    """Lay out the deploy tree under `base` in one pass; return {relative path: [changes]} for what changed.
+
+    ROOT_DIRS are root:<gid> 0755, USER_DIRS and `extra_user_dirs` (absolute, or relative to and inside
+    `base`) are <user>:<gid> `user_mode`, PRIVATE_DIRS root:root 0700. Parents come before children.
+    """
+    plan = [(rel, root_uid, gid, 0o755) for rel in ROOT_DIRS]
+    plan += [(rel, root_uid, 0, 0o700) for rel in PRIVATE_DIRS]
+    plan += [(rel, user_uid, gid, user_mode) for rel in tuple(USER_DIRS) + tuple(extra_user_dirs)]
+    # every path is decided (and a bad extra one refused) before anything is changed
+    paths = []
+    for rel, uid, group, mode in plan:
+        if rel in ROOT_DIRS + USER_DIRS + PRIVATE_DIRS:
+            path = os.path.join(base, rel) if rel else base
+        else:
+            path = os.path.normpath(rel) if os.path.isabs(rel) else inside(base, rel, "extra_dirs")
+        paths.append((rel or ".", path, uid, group, mode))
+    changed = {}
+    for rel, path, uid, group, mode in paths:
+        if check_mode and rel != "." and not os.path.isdir(os.path.dirname(path.rstrip("/"))):
+            changed[rel] = ["created"]
+            continue
+        changes = ensure_dir(path, uid, group, mode, check_mode)
+        if changes:
+            changed[rel] = changes
+    return changed

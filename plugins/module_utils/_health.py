@@ -16,7 +16,7 @@ import socket
 import subprocess
 import time
 
-from ansible_collections.comfyops.comfyui.plugins.module_utils._checks import result
+from ansible_collections.comfyops.comfyui.plugins.module_utils._checks import read_meminfo, result
 from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import ComfyUIClient, ComfyUIError, execute_workflow, http_request
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, append_bounded_lines, atomic_write, check_name, inside
 from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import collect as collect_gpus
@@ -434,9 +434,7 @@ class InstanceHealth:
     def check_system(self):
         cores = os.cpu_count() or 1
         load = os.getloadavg()[0] / cores
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            mem = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in handle}
-        available = mem.get("MemAvailable", 0)
+        available = read_meminfo().get("MemAvailable", 0)
         self.metrics["mem_available"] = available
         floor = parse_size(self.params["min_mem_available"], "min_mem_available")
         problems = []

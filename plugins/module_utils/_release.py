@@ -356,8 +356,6 @@ class Releases:
         meta = dict(info, id=release_id, state="building", created=now_iso())
         if check_mode:
             return True, meta
-        for folder in ("models", "input", "output", "user"):
-            os.makedirs(os.path.join(self.base, "shared", folder), exist_ok=True)
         os.makedirs(self.releases_dir, mode=0o755, exist_ok=True)
         os.makedirs(self.path(release_id), mode=0o755)
         return True, self.write_metadata(release_id, **meta)

@@ -35,7 +35,6 @@ NOT_RELEASE = {
     "comfyui_deploy_drain_timeout": "how the switch is done",
     "comfyui_deploy_drain_interrupt": "how the switch is done",
     "comfyui_deploy_keep_releases": "retention",
-    "comfyui_deploy_keep_smoke_outputs": "retention",
 }
 
 

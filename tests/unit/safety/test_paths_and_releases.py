@@ -21,6 +21,7 @@ def base(tmp_path):
         releases.mark(rid, "ready")
     releases.activate("A")
     releases.activate("B")
+    (root / "shared" / "models").mkdir(parents=True)
     (root / "shared" / "models" / "keep.bin").write_bytes(b"model")
     (root / "state").mkdir()
     (tmp_path / "outside").mkdir()
