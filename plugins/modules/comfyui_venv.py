@@ -1,0 +1,164 @@
+#!/usr/bin/python
+# Copyright (c) comfyops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: comfyui_venv
+short_description: Build a release's Python environment, keyed, with the torch stack held
+version_added: 0.2.0
+description:
+  - Makes C(<base>/venvs/<key>) a complete virtual environment, where the key is a digest of everything that decides
+    its content (Python version, ComfyUI's and every custom node's requirements, extra packages, constraints,
+    indexes, protected packages). A venv with that key that is complete already is used as it is (V(changed=false)).
+  - Installs with uv when it is found (O(installer=auto)) and pip otherwise, from a persistent root-owned package
+    cache, C(<base>/pkgcache). uv is used with pip's index rule (the best version over all indexes).
+  - "The torch stack cannot be broken by a custom node: ComfyUI's requirements and O(extra_packages) are installed
+    first; the versions then installed of V(torch), V(torchvision), V(torchaudio) (with their CUDA build, the local
+    version label) and of O(protected) become C(==) constraints; ComfyUI's and every custom node's requirements are
+    then resolved and installed together under them. A node that wants another version of a held package fails the
+    build, naming the node, the package, the version wanted and the version held."
+  - C(pip check) must pass. The full freeze is written to C(<venv>/freeze.txt) and returned.
+  - Index URLs may hold credentials. They go into the venv's own C(pip.conf) (mode 0600) and the installer's
+    environment, never onto a command line, and are removed from any error text.
+  - A build that fails removes its venv; nothing half-built is ever marked complete.
+author:
+  - comfyops maintainers (@comfyops)
+options:
+  base:
+    description: The deploy base, such as C(/srv/comfyui).
+    type: path
+    required: true
+  python:
+    description: The interpreter the venv is made from.
+    type: str
+    default: python3
+  requirements:
+    description:
+      - Requirements files, ComfyUI's first (it must exist), then one per custom node (a missing file means the
+        node has none).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      source:
+        description: V(comfyui), or the custom node's name; named in errors.
+        type: str
+        required: true
+      path:
+        description: The requirements file.
+        type: path
+        required: true
+  extra_packages:
+    description: Packages the requirements do not list (ComfyUI 0.8.0 imports V(requests) without listing it).
+    type: list
+    elements: str
+    default: []
+  constraints:
+    description: A pip constraints file on the host, applied to every step.
+    type: path
+  index_url:
+    description: The package index instead of PyPI (may hold credentials).
+    type: str
+  extra_index_urls:
+    description: More indexes, such as the PyTorch index for the host's CUDA (may hold credentials).
+    type: list
+    elements: str
+    default: []
+  find_links:
+    description: Local wheel directories or pages of links.
+    type: list
+    elements: str
+    default: []
+  no_index:
+    description: Use no package index, only O(find_links) (an offline wheelhouse). C(PIP_NO_INDEX) in the host's environment means the same, for uv too.
+    type: bool
+    default: false
+  extra_args:
+    description: More pip options (shell words). uv does not take pip's options, so with these O(installer=auto) uses pip.
+    type: str
+    default: ""
+  protected:
+    description: Packages held like the torch family (their installed version is a constraint), such as V(numpy).
+    type: list
+    elements: str
+    default: []
+  installer:
+    description: V(auto) (uv when found, else pip), V(uv) (fail when missing) or V(pip).
+    type: str
+    choices: [auto, uv, pip]
+    default: auto
+  uv:
+    description: The uv executable; empty looks for V(uv) on C(PATH).
+    type: str
+    default: ""
+extends_documentation_fragment:
+  - comfyops.comfyui.attributes
+"""
+
+EXAMPLES = r"""
+- name: The venv of a release, torch held against custom nodes
+  comfyops.comfyui.comfyui_venv:
+    base: /srv/comfyui
+    python: /usr/bin/python3.12
+    requirements:
+      - {source: comfyui, path: /srv/comfyui/releases/v0.8.0-abc/app/requirements.txt}
+      - {source: ComfyUI-Impact-Pack, path: /srv/comfyui/releases/v0.8.0-abc/app/custom_nodes/ComfyUI-Impact-Pack/requirements.txt}
+    extra_packages: [requests]
+    extra_index_urls: [https://download.pytorch.org/whl/cu128]
+    protected: [numpy]
+  register: venv
+"""
+
+RETURN = r"""
+key: {description: The venv's key (a digest of what decides its content)., returned: always, type: str, sample: 3f1c0de29a7b4e51}
+path: {description: The venv., returned: always, type: str}
+installer: {description: "V(uv) or V(pip): what built it (or would, in check mode).", returned: when known, type: str}
+held: {description: "The held packages and their versions ({name: version}).", returned: when built or recorded, type: dict}
+freeze: {description: "Every installed distribution as C(name==version).", returned: when built or recorded, type: list, elements: str}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError
+from ansible_collections.comfyops.comfyui.plugins.module_utils._venv import VenvError, build, read_spec
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "base": {"type": "path", "required": True},
+            "python": {"type": "str", "default": "python3"},
+            "requirements": {
+                "type": "list",
+                "elements": "dict",
+                "required": True,
+                "options": {"source": {"type": "str", "required": True}, "path": {"type": "path", "required": True}},
+            },
+            "extra_packages": {"type": "list", "elements": "str", "default": []},
+            "constraints": {"type": "path"},
+            "index_url": {"type": "str", "no_log": True},
+            "extra_index_urls": {"type": "list", "elements": "str", "default": [], "no_log": True},
+            "find_links": {"type": "list", "elements": "str", "default": []},
+            "no_index": {"type": "bool", "default": False},
+            "extra_args": {"type": "str", "default": ""},
+            "protected": {"type": "list", "elements": "str", "default": []},
+            "installer": {"type": "str", "choices": ["auto", "uv", "pip"], "default": "auto"},
+            "uv": {"type": "str", "default": ""},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        spec = read_spec(p)
+        result = build(p["base"], spec, p["installer"], p["uv"], module.check_mode)
+    except (VenvError, PathError) as exc:
+        module.fail_json(msg="comfyui_venv: %s" % exc)
+    except OSError as exc:
+        module.fail_json(msg="comfyui_venv: %s: %s" % (exc.filename, exc.strerror))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
