@@ -190,8 +190,11 @@ class Installer:
             env["PIP_CACHE_DIR"] = os.path.join(self.cache_dir, "pip")
             env["PIP_CONFIG_FILE"] = os.path.join(self.venv, "pip.conf")
             # The spec's indexes win over the host's PIP_* variables (which beat any pip.conf): they are in the key.
-            for var, value in (("PIP_INDEX_URL", self.spec.index_url), ("PIP_EXTRA_INDEX_URL", " ".join(self.spec.extra_index_urls)),
-                               ("PIP_FIND_LINKS", " ".join(self.spec.find_links))):
+            for var, value in (
+                ("PIP_INDEX_URL", self.spec.index_url),
+                ("PIP_EXTRA_INDEX_URL", " ".join(self.spec.extra_index_urls)),
+                ("PIP_FIND_LINKS", " ".join(self.spec.find_links)),
+            ):
                 if value:
                     env[var] = value
             if self.no_index():
@@ -371,20 +374,23 @@ def _recorded(venv: str) -> dict[str, object]:
 
 
 def read_spec(params: dict[str, object]) -> VenvSpec:
-    """A VenvSpec from the module's options: reads the requirements files and the constraints on the host."""
-    requirements = []
-    for index, entry in enumerate(params["requirements"] or []):  # type: ignore[attr-defined]
-        source, path = entry["source"], entry["path"]
+    """A VenvSpec from the module's options: reads ComfyUI's and each custom node's requirements in the checkout
+    `app` (app/requirements.txt, app/custom_nodes/<name>/requirements.txt) and the constraints on the host."""
+    app = str(params["app"])
+    comfyui = os.path.join(app, "requirements.txt")
+    try:
+        with open(comfyui, encoding="utf-8") as handle:
+            requirements = [Requirements("comfyui", comfyui, handle.read())]
+    except FileNotFoundError:
+        raise VenvError("app: %s does not exist; ComfyUI's checkout must have it" % comfyui) from None
+    nodes_dir = os.path.join(app, "custom_nodes")
+    for name in params.get("custom_nodes") or []:  # type: ignore[attr-defined]
+        path = os.path.join(inside(nodes_dir, check_name(str(name), "custom_nodes[]")), "requirements.txt")
         try:
             with open(path, encoding="utf-8") as handle:
-                text = handle.read()
+                requirements.append(Requirements(str(name), path, handle.read()))
         except FileNotFoundError:
-            if index == 0:
-                raise VenvError("requirements[0] (%s): %s does not exist; ComfyUI's checkout must have it" % (source, path)) from None
             continue  # a custom node without requirements
-        requirements.append(Requirements(str(source), str(path), text))
-    if not requirements:
-        raise VenvError("requirements: give ComfyUI's requirements.txt first, then the custom nodes'")
     constraints = str(params.get("constraints") or "")
     constraints_text = ""
     if constraints:

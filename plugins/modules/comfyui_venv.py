@@ -35,22 +35,17 @@ options:
     description: The interpreter the venv is made from.
     type: str
     default: python3
-  requirements:
+  app:
     description:
-      - Requirements files, ComfyUI's first (it must exist), then one per custom node (a missing file means the
-        node has none).
-    type: list
-    elements: dict
+      - The release's ComfyUI checkout. Its C(requirements.txt) must exist; each custom node's
+        C(custom_nodes/<name>/requirements.txt) is read when it exists (a node without one has none).
+    type: path
     required: true
-    suboptions:
-      source:
-        description: V(comfyui), or the custom node's name; named in errors.
-        type: str
-        required: true
-      path:
-        description: The requirements file.
-        type: path
-        required: true
+  custom_nodes:
+    description: The names of the custom nodes under C(<app>/custom_nodes), in order; each is checked as a name.
+    type: list
+    elements: str
+    default: []
   extra_packages:
     description: Packages the requirements do not list (ComfyUI 0.8.0 imports V(requests) without listing it).
     type: list
@@ -103,9 +98,8 @@ EXAMPLES = r"""
   comfyops.comfyui.comfyui_venv:
     base: /srv/comfyui
     python: /usr/bin/python3.12
-    requirements:
-      - {source: comfyui, path: /srv/comfyui/releases/v0.8.0-abc/app/requirements.txt}
-      - {source: ComfyUI-Impact-Pack, path: /srv/comfyui/releases/v0.8.0-abc/app/custom_nodes/ComfyUI-Impact-Pack/requirements.txt}
+    app: /srv/comfyui/releases/v0.8.0-abc/app
+    custom_nodes: [ComfyUI-Impact-Pack]
     extra_packages: [requests]
     extra_index_urls: [https://download.pytorch.org/whl/cu128]
     protected: [numpy]
@@ -130,12 +124,8 @@ def main():
         argument_spec={
             "base": {"type": "path", "required": True},
             "python": {"type": "str", "default": "python3"},
-            "requirements": {
-                "type": "list",
-                "elements": "dict",
-                "required": True,
-                "options": {"source": {"type": "str", "required": True}, "path": {"type": "path", "required": True}},
-            },
+            "app": {"type": "path", "required": True},
+            "custom_nodes": {"type": "list", "elements": "str", "default": []},
             "extra_packages": {"type": "list", "elements": "str", "default": []},
             "constraints": {"type": "path"},
             "index_url": {"type": "str", "no_log": True},

@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import Releases
 from loopback import free_port
-from test_deploy_standalone import make_wheel, simulator_archive
+from test_deploy_standalone import simulator_archive
+from wheels import make_wheel
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -46,7 +47,7 @@ def site():
     root = Path(tempfile.mkdtemp(prefix="comfyops-safety-", dir="/var/tmp"))
     root.chmod(0o755)  # the service user must reach its tree (pytest's own temp dirs are 0700)
     www, tarball = simulator_archive(root)
-    wheel = make_wheel(root / "wheels")
+    wheel = make_wheel(root / "wheels", "comfyops-testdep", "0.1")
     model = root / "tiny.safetensors"
     model.write_bytes(b"a tiny model for the safety tests\n")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))

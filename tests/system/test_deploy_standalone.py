@@ -9,7 +9,6 @@ No traffic leaves loopback: pip runs with PIP_NO_INDEX.
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import http.server
@@ -19,12 +18,12 @@ import subprocess
 import sys
 import threading
 import urllib.request
-import zipfile
 from pathlib import Path
 
 import pytest
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import Releases
 from loopback import free_port
+from wheels import make_wheel
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -46,7 +45,7 @@ def site(tmp_path_factory):
     """A demo root with the simulator's archive served on 127.0.0.1; every instance stopped at the end."""
     root = tmp_path_factory.mktemp("archive-deploy")
     www, tarball = simulator_archive(root)
-    wheel = make_wheel(root / "wheels")
+    wheel = make_wheel(root / "wheels", "comfyops-testdep", "0.1")
     node = root / "nodes" / "comfyops-probe"
     node.mkdir(parents=True)
     (node / "__init__.py").write_text(PROBE_NODE)
@@ -86,32 +85,11 @@ class ComfyopsProbe:
     CATEGORY = "comfyops"
 
     def run(self, value):
-        return (comfyops_testdep.VALUE + value,)
+        return (len(comfyops_testdep.VERSION) + value,)
 
 
 NODE_CLASS_MAPPINGS = {"ComfyopsProbe": ComfyopsProbe}
 """
-
-
-def make_wheel(folder: Path) -> Path:
-    """A pure-Python wheel with one module, made by hand so that pip installs it without any index."""
-    folder.mkdir()
-    files = {
-        "comfyops_testdep/__init__.py": b"VALUE = 41\n",
-        "comfyops_testdep-0.1.dist-info/METADATA": b"Metadata-Version: 2.1\nName: comfyops-testdep\nVersion: 0.1\n",
-        "comfyops_testdep-0.1.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: comfyops-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append("%s,sha256=%s,%d" % (name, digest, len(data)))
-    record.append("comfyops_testdep-0.1.dist-info/RECORD,,")
-    files["comfyops_testdep-0.1.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
-    wheel = folder / "comfyops_testdep-0.1-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return wheel
 
 
 def get(site, path):

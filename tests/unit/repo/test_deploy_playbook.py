@@ -35,6 +35,8 @@ NOT_RELEASE = {
     "comfyui_deploy_drain_timeout": "how the switch is done",
     "comfyui_deploy_drain_interrupt": "how the switch is done",
     "comfyui_deploy_keep_releases": "retention",
+    "comfyui_deploy_installer": "how the venv is built; its content is decided by the key's settings",
+    "comfyui_deploy_uv": "how the venv is built",
 }
 
 
