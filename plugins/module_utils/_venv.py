@@ -385,7 +385,7 @@ def read_spec(params: dict[str, object]) -> VenvSpec:
         raise VenvError("app: %s does not exist; ComfyUI's checkout must have it" % comfyui) from None
     nodes_dir = os.path.join(app, "custom_nodes")
     for name in params.get("custom_nodes") or []:  # type: ignore[attr-defined]
-        path = os.path.join(inside(nodes_dir, check_name(str(name), "custom_nodes[]")), "requirements.txt")
+        path = os.path.join(inside(nodes_dir, check_name(str(name), "custom_nodes[]"), "custom_nodes[]"), "requirements.txt")
         try:
             with open(path, encoding="utf-8") as handle:
                 requirements.append(Requirements(str(name), path, handle.read()))

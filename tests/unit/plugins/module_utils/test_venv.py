@@ -136,3 +136,19 @@ def test_installer_choice(tmp_path, monkeypatch):
         assert _venv.choose_installer("auto", UV, []) == ("uv", UV)
         assert _venv.choose_installer("auto", UV, ["--no-binary", ":all:"]) == ("pip", "")  # pip's options: pip
     shutil.rmtree(tmp_path)
+
+
+def test_read_spec_reads_comfyuis_and_each_nodes_requirements_from_the_checkout(tmp_path):
+    app = tmp_path / "app"
+    (app / "custom_nodes" / "With-Reqs").mkdir(parents=True)
+    (app / "custom_nodes" / "No-Reqs").mkdir()
+    (app / "requirements.txt").write_text("torch\n")
+    (app / "custom_nodes" / "With-Reqs" / "requirements.txt").write_text("goodhelper\n")
+    params = {"app": str(app), "custom_nodes": ["With-Reqs", "No-Reqs"], "python": sys.executable, "extra_args": "--retries 2", "extra_packages": ["requests"]}
+    spec = _venv.read_spec(params)
+    assert [(r.source, r.text) for r in spec.requirements] == [("comfyui", "torch\n"), ("With-Reqs", "goodhelper\n")]
+    assert spec.python_version == sys.version and spec.extra_args == ["--retries", "2"] and spec.extra_packages == ["requests"]
+    with pytest.raises(Exception, match=r"custom_nodes\[\]"):
+        _venv.read_spec(dict(params, custom_nodes=["../../etc"]))
+    with pytest.raises(_venv.VenvError, match=r"app: .*requirements.txt does not exist"):
+        _venv.read_spec(dict(params, app=str(tmp_path / "nothing")))
