@@ -60,18 +60,19 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="comfyops-venv-bench."))
     try:
         requirements = work / "requirements.txt"
-        with_torch = any(Path(TORCH_WHEELS).glob("torch-*.whl"))
-        requirements.write_text(("torch\n" if with_torch else "") + REQUIREMENTS)
+        torch_wheels = sorted(Path(TORCH_WHEELS).glob("torch-*.whl"))
+        with_torch = bool(torch_wheels)
+        # pinned to the local wheel's version: PyPI's newer torch would bring gigabytes of CUDA wheels
+        pin = "torch==%s\n" % torch_wheels[-1].name.split("-")[1] if with_torch else ""
+        requirements.write_text(pin + REQUIREMENTS)
         wheelhouse = Path(args.wheelhouse)
         wheelhouse.mkdir(parents=True, exist_ok=True)
         links = [str(wheelhouse)] + ([TORCH_WHEELS] if with_torch else [])
         print("wheelhouse %s: downloading what is missing (once) ..." % wheelhouse, flush=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "-d", str(wheelhouse), "--only-binary", ":all:", *["--find-links=%s" % link for link in links], "-r", str(requirements)],
-            check=True,
-        )
+        download = [sys.executable, "-m", "pip", "download", "-q", "-d", str(wheelhouse), "--only-binary", ":all:"]
+        subprocess.run([*download, *["--find-links=%s" % link for link in links], "-r", str(requirements)], check=True)
         wheels = sorted(wheelhouse.glob("*.whl"))
-        size = sum(w.stat().st_size for w in wheels) + sum(w.stat().st_size for w in Path(TORCH_WHEELS).glob("torch-*.whl") if with_torch)
+        size = sum(w.stat().st_size for w in wheels) + sum(w.stat().st_size for w in torch_wheels)
         print("%d wheels, %.0f MB%s" % (len(wheels), size / 1e6, ", torch from %s" % TORCH_WHEELS if with_torch else ", no torch"))
         spec = _venv.VenvSpec(
             python=sys.executable,

@@ -51,6 +51,7 @@ STATES = ("building", "ready", "activating", "active", "failed", "rolled_back")
 UNFINISHED = ("building", "failed")
 DEPLOY_LOCK = "deploy.lock"
 AUDIT_LOG = "audit.log"
+DEPLOYED = "deployed.json"  # the release and configuration digest the last successful deploy left running
 LOCK_TTL = 3600  # seconds a deploy lock lives without a renewal (every change of the holding run renews it)
 AUDIT_KEYS = ("time", "controller_user", "controller_host", "playbook", "action", "from_release", "to_release", "outcome", "run_id")
 
@@ -153,6 +154,41 @@ class Releases:
         current = self.current()
         return current != release_id or self.metadata(current).get("state") != "active"
 
+    def deployed(self):
+        """{release, config_digest, time} of the last deploy that ended deployed or unchanged, or {}."""
+        try:
+            with open(os.path.join(self.state_dir, DEPLOYED), encoding="utf-8") as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
+
+    def record_deployed(self, release_id, config_digest, check_mode=False):
+        """Remember that `release_id` runs with the configuration `config_digest` (after a deploy's gates passed)."""
+        record = {"release": check_id(release_id), "config_digest": str(config_digest), "time": now_iso()}
+        if check_mode:
+            return record
+        os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
+        atomic_write(os.path.join(self.state_dir, DEPLOYED), json.dumps(record, sort_keys=True) + "\n")
+        return record
+
+    def noop_reason(self, release_id, config_digest):
+        """Why a deploy of `release_id` with configuration `config_digest` has work to do, or "" when it has none:
+        the release is current and active (its gates passed) and the last successful deploy left this very
+        configuration. Health is the caller's to confirm. An activating release always has work: its gates."""
+        current = self.current()
+        if current != release_id:
+            return "current is %s, not %s" % (current or "nothing", release_id)
+        state = self.metadata(current).get("state")
+        if state != "active":
+            return "release %s is %s, not active" % (release_id, state)
+        record = self.deployed()
+        if record.get("release") != release_id:
+            return "no deploy of %s with this configuration is recorded" % release_id
+        if record.get("config_digest") != config_digest:
+            return "the configuration changed since the last deploy"
+        return ""
+
     def query(self, audit_lines=20):
         return {
             "current": self.current(),
@@ -161,6 +197,15 @@ class Releases:
             "deploy_lock": self.deploy_lock(),
             "audit": self.audit_tail(audit_lines),
         }
+
+    def query_for(self, release_id, audit_lines=20):
+        """query(), and for a deploy of `release_id`: its metadata, the rollback target and whether to switch."""
+        return dict(
+            self.query(audit_lines),
+            release=self.metadata(release_id),
+            rollback_target=self.rollback_target(release_id),
+            needs_switch=self.needs_switch(release_id),
+        )
 
     # -- changing ----------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -96,6 +96,12 @@ options:
   outcome:
     description: With V(unlocked), the run's outcome on this host, recorded in the audit trail (nothing is recorded without it).
     type: str
+  config_digest:
+    description:
+      - With V(unlocked), an O(outcome) of V(deployed) or V(unchanged) and O(id), the digest of the deploy's
+        configuration, recorded in C(state/deployed.json) so that the next deploy of the same release with the same
+        configuration can be a no-op (M(comfyops.comfyui.comfyui_deploy_state)).
+    type: str
 extends_documentation_fragment:
   - comfyops.comfyui.attributes
 attributes:
@@ -193,6 +199,7 @@ def main():
             "id": {"type": "str"},
             "to": {"type": "str"},
             "info": {"type": "dict", "default": {}},
+            "config_digest": {"type": "str"},
             "deployed_by": {"type": "str"},
             "keep": {"type": "int", "default": 5},
             "force": {"type": "bool", "default": False},
@@ -242,8 +249,7 @@ def main():
     if p["id"]:
         result["release"] = releases.metadata(p["id"]) if p["state"] not in ("absent",) else None
         if p["state"] == "query":
-            result["rollback_target"] = releases.rollback_target(p["id"])
-            result["needs_switch"] = releases.needs_switch(p["id"])
+            result.update(releases.query_for(p["id"]))
     if module._diff:
         result["diff"] = {"before": before, "after": {"current": result["current"], "previous": result["previous"]}}
     module.exit_json(**result)
@@ -257,6 +263,8 @@ def apply(releases, p, check):
     if state == "unlocked":
         if p["outcome"] and not check:
             releases.audit(run, (run or {}).get("action") or "run", to_release=release_id, outcome=p["outcome"])
+        if p["config_digest"] and release_id and p["outcome"] in ("deployed", "unchanged"):
+            releases.record_deployed(release_id, p["config_digest"], check_mode=check)
         releases.release_lock(run, force=p["force"], check_mode=check)
         return {"changed": False}
     releases.check_deploy_lock(run, p["lock_ttl"], check_mode=check)

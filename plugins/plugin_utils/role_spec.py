@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 
 import yaml
@@ -39,3 +41,37 @@ def release_source(hosts, hostvars):
     return dict(
         host_setting(hostvars, hosts[0], "comfyui_deploy_source", deploy_default("comfyui_deploy_source")) if hosts else deploy_default("comfyui_deploy_source")
     )
+
+
+# Not part of the configuration digest: who deploys, the id (checked on its own), and secrets (a digest stored on
+# the host must not let anyone test guesses of them; a secret alone changes nothing that runs).
+NOT_CONFIG = ("comfyui_deploy_deployed_by", "comfyui_deploy_release_id", "comfyui_deploy_model_auth_header")
+CODE_DIRS = (("roles", "comfyui_deploy"), ("plugins",))
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest():
+    """A digest of the code that renders a host's configuration: the role's files and the collection's plugins."""
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    digest = hashlib.sha256()
+    for parts in CODE_DIRS:
+        top = os.path.join(root, *parts)
+        for folder, dirs, files in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith((".pyc", ".pyo")):
+                    continue
+                path = os.path.join(folder, name)
+                digest.update(os.path.relpath(path, root).encode() + b"\0")
+                with open(path, "rb") as handle:
+                    digest.update(hashlib.sha256(handle.read()).digest())
+    return digest.hexdigest()
+
+
+def config_digest(hostvars, host):
+    """The digest of everything that decides how `host` is deployed: every option of the role's argument spec
+    (the host's value or the default) but NOT_CONFIG, and the code that renders them. Same digest, same host."""
+    options = deploy_spec()["argument_specs"]["main"]["options"]
+    values = {key: host_setting(hostvars, host, key, spec.get("default")) for key, spec in options.items() if key not in NOT_CONFIG}
+    document = json.dumps({"options": values, "code": code_digest()}, sort_keys=True, default=str)
+    return hashlib.sha256(document.encode()).hexdigest()[:32]

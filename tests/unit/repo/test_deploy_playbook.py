@@ -64,3 +64,16 @@ def test_release_ids():
     archive = {"type": "archive", "url": "https://u:p@s3/b/ComfyUI-0.8.1.tar.gz?X-Amz-Signature=SECRET", "checksum": "sha256:" + "ab" * 32}
     assert _release.compute_release_id(archive, [], {}).startswith("ComfyUI-0.8.1-abababababab-")
     assert _release.compute_release_id({"type": "local", "path": "/opt/my comfy/"}, [], {}).startswith("my_comfy-local-")
+
+
+def test_the_config_digest_follows_every_option_but_who_deploys_the_id_and_secrets():
+    from ansible_collections.comfyops.comfyui.plugins.plugin_utils.role_spec import NOT_CONFIG, config_digest
+
+    hostvars = {"h1": {"comfyui_deploy_stop_timeout": 60}, "h2": {}}
+    one = config_digest(hostvars, "h1")
+    assert len(one) == 32 and one == config_digest({"h1": {"comfyui_deploy_stop_timeout": 60}}, "h1")
+    assert config_digest(hostvars, "h2") != one  # the default, not 60
+    for option in set(OPTIONS) - set(NOT_CONFIG):
+        assert config_digest({"h1": dict(hostvars["h1"], **{option: "changed-for-test"})}, "h1") != one, option
+    for option in NOT_CONFIG:
+        assert config_digest({"h1": dict(hostvars["h1"], **{option: "s3cr3t"})}, "h1") == one, option
