@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Host validation checks, plain Python: each check returns results, never raises on a bad host.
 
-A result is ``{name, check, status: pass|warn|fail|skip, observed, expected, message, remedy}``.
+Each check returns ``CheckResult`` objects (module_utils/_result.py: name, check, status pass|warn|fail|skip, observed,
+expected, message, remedy, severity, labels); the module's output is their ``to_dict()``.
 ``run_checks()`` runs the named checks, lowers severities where asked and sums them up.
 """
 
@@ -22,6 +23,7 @@ import time
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import collect as collect_gpus
 from ansible_collections.comfyops.comfyui.plugins.module_utils._http import UrlError, parse_url
+from ansible_collections.comfyops.comfyui.plugins.module_utils._result import CheckResult
 from ansible_collections.comfyops.comfyui.plugins.module_utils._units import UnitError, format_size, parse_size, parse_version, version_text
 
 ALL_CHECKS = (
@@ -57,18 +59,6 @@ DEFAULTS = {
     "min_open_files": 65536,
     "vram_headroom": "2GiB",
 }
-
-
-def result(name, check, status, observed=None, expected=None, message="", remedy=""):
-    return {
-        "name": name,
-        "check": check,
-        "status": status,
-        "observed": observed,
-        "expected": expected,
-        "message": message,
-        "remedy": remedy if status in ("fail", "warn") else "",
-    }
 
 
 class HostContext:
@@ -113,10 +103,10 @@ def check_cpu_cores(ctx):
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     ok = cores >= wanted
     return [
-        result(
-            "cpu_cores",
-            "cpu_cores",
+        CheckResult.of(
             "pass" if ok else "fail",
+            "cpu_cores",
+            "cpu_cores",
             cores,
             ">= %d" % wanted,
             "%d CPU cores usable" % cores,
@@ -130,10 +120,10 @@ def check_ram(ctx):
     total = ctx.meminfo()["MemTotal"]
     ok = total >= wanted * 0.97  # firmware and the kernel keep a little of the installed RAM
     return [
-        result(
-            "ram",
-            "ram",
+        CheckResult.of(
             "pass" if ok else "fail",
+            "ram",
+            "ram",
             format_size(total),
             ">= %s" % format_size(wanted),
             "%s of RAM" % format_size(total),
@@ -153,10 +143,10 @@ def check_disk(ctx):
         usage = shutil.disk_usage(probe or "/")
         ok = usage.free >= wanted
         results.append(
-            result(
+            CheckResult.of(
+                "pass" if ok else "fail",
                 "disk:%s" % path,
                 "disk",
-                "pass" if ok else "fail",
                 format_size(usage.free),
                 ">= %s free" % format_size(wanted),
                 "%s free on the file system of %s" % (format_size(usage.free), path),
@@ -170,7 +160,9 @@ def _gpu_unavailable(ctx, name, check):
     gpu = ctx.gpu
     if gpu["nvml_available"]:
         return None
-    return result(name, check, "fail", None, "an NVIDIA GPU with a driver", "no GPU facts: %s" % gpu["reason"], "install the NVIDIA driver and nvidia-ml-py")
+    return CheckResult.failed(
+        name, check, None, "an NVIDIA GPU with a driver", "no GPU facts: %s" % gpu["reason"], "install the NVIDIA driver and nvidia-ml-py"
+    )
 
 
 def check_gpu_count(ctx):
@@ -178,7 +170,9 @@ def check_gpu_count(ctx):
     gpu = ctx.gpu
     count = len(gpu["gpus"]) if gpu["nvml_available"] else 0
     message = "%d GPU(s)" % count if gpu["nvml_available"] else "no GPU visible: %s" % gpu["reason"]
-    return [result("gpu_count", "gpu_count", "pass" if count >= wanted else "fail", count, ">= %d" % wanted, message, "install GPUs and the NVIDIA driver")]
+    return [
+        CheckResult.of("pass" if count >= wanted else "fail", "gpu_count", "gpu_count", count, ">= %d" % wanted, message, "install GPUs and the NVIDIA driver")
+    ]
 
 
 def check_vram(ctx):
@@ -191,10 +185,10 @@ def check_vram(ctx):
         total = gpu["memory_total"] or 0
         ok = total >= wanted * 0.97  # drivers reserve a little: a "24 GB" card reports ~23.6 GiB usable
         results.append(
-            result(
+            CheckResult.of(
+                "pass" if ok else "fail",
                 "vram:gpu%d" % gpu["index"],
                 "vram",
-                "pass" if ok else "fail",
                 format_size(total),
                 ">= %s" % format_size(wanted),
                 "GPU %d (%s) has %s" % (gpu["index"], gpu["name"], format_size(total)),
@@ -212,10 +206,10 @@ def check_driver_version(ctx):
     have = ctx.gpu["driver_version"]
     ok = parse_version(have, "driver_version") >= wanted
     return [
-        result(
-            "driver_version",
-            "driver_version",
+        CheckResult.of(
             "pass" if ok else "fail",
+            "driver_version",
+            "driver_version",
             have,
             ">= %s" % version_text(wanted),
             "NVIDIA driver %s" % have,
@@ -232,10 +226,10 @@ def check_cuda_version(ctx):
     have = ctx.gpu["cuda_driver_version"]
     ok = have is not None and parse_version(have, "cuda_driver_version") >= wanted
     return [
-        result(
-            "cuda_version",
-            "cuda_version",
+        CheckResult.of(
             "pass" if ok else "fail",
+            "cuda_version",
+            "cuda_version",
             have,
             ">= %s" % version_text(wanted),
             "the driver supports CUDA %s" % have,
@@ -254,10 +248,10 @@ def check_compute_capability(ctx):
         have = gpu["compute_capability"]
         ok = have is not None and parse_version(have, "compute_capability") >= wanted
         results.append(
-            result(
+            CheckResult.of(
+                "pass" if ok else "fail",
                 "compute_capability:gpu%d" % gpu["index"],
                 "compute_capability",
-                "pass" if ok else "fail",
                 have,
                 ">= %s" % version_text(wanted),
                 "GPU %d (%s) has compute capability %s" % (gpu["index"], gpu["name"], have),
@@ -301,7 +295,7 @@ def load_model_sizes(params):
 def check_vram_fit(ctx):
     sizes = load_model_sizes(ctx.params)
     if not sizes:
-        return [result("vram_fit", "vram_fit", "skip", None, None, "no models given (models or models_manifest)")]
+        return [CheckResult.skipped("vram_fit", "vram_fit", "no models given (models or models_manifest)")]
     missing = _gpu_unavailable(ctx, "vram_fit", "vram_fit")
     if missing:
         return [missing]
@@ -309,10 +303,9 @@ def check_vram_fit(ctx):
     gpus = {gpu["index"]: gpu for gpu in ctx.gpu["gpus"]}
     if index not in gpus:
         return [
-            result(
+            CheckResult.failed(
                 "vram_fit",
                 "vram_fit",
-                "fail",
                 None,
                 "GPU %d" % index,
                 "GPU %d does not exist on this host" % index,
@@ -324,10 +317,10 @@ def check_vram_fit(ctx):
     free = gpus[index]["memory_free"] or 0
     biggest = max(sizes, key=lambda item: item[1])
     return [
-        result(
-            "vram_fit",
-            "vram_fit",
+        CheckResult.of(
             "pass" if need <= free else "fail",
+            "vram_fit",
+            "vram_fit",
             "%s free on GPU %d" % (format_size(free), index),
             "%s (%d models + %s headroom)" % (format_size(need), len(sizes), format_size(headroom)),
             "models need %s, GPU %d has %s free; largest: %s (%s)" % (format_size(need), index, format_size(free), biggest[0], format_size(biggest[1])),
@@ -342,18 +335,17 @@ TORCH_PROBE = "import json, torch; print(json.dumps({'torch': torch.__version__,
 def check_torch_cuda(ctx):
     python = ctx.params.get("torch_python")
     if not python:
-        return [result("torch_cuda", "torch_cuda", "skip", None, None, "no torch_python given")]
+        return [CheckResult.skipped("torch_cuda", "torch_cuda", "no torch_python given")]
     try:
         proc = subprocess.run([python, "-c", TORCH_PROBE], capture_output=True, text=True, timeout=120, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return [result("torch_cuda", "torch_cuda", "fail", None, "PyTorch importable", "cannot run %s: %s" % (python, exc), "check torch_python")]
+        return [CheckResult.failed("torch_cuda", "torch_cuda", None, "PyTorch importable", "cannot run %s: %s" % (python, exc), "check torch_python")]
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return [
-            result(
+            CheckResult.failed(
                 "torch_cuda",
                 "torch_cuda",
-                "fail",
                 None,
                 "PyTorch importable",
                 "%s cannot import torch: %s" % (python, last),
@@ -367,10 +359,9 @@ def check_torch_cuda(ctx):
     except ValueError:
         out = (proc.stdout.strip().splitlines() or ["nothing"])[-1][:120]
         return [
-            result(
+            CheckResult.failed(
                 "torch_cuda",
                 "torch_cuda",
-                "fail",
                 out,
                 "PyTorch's version as JSON",
                 "%s printed %r, not the probe's JSON" % (python, out),
@@ -380,10 +371,9 @@ def check_torch_cuda(ctx):
     torch_cuda = info.get("cuda")
     if not torch_cuda:
         return [
-            result(
+            CheckResult.failed(
                 "torch_cuda",
                 "torch_cuda",
-                "fail",
                 "torch %s (CPU build)" % info["torch"],
                 "a CUDA build of PyTorch",
                 "PyTorch %s in %s is a CPU-only build" % (info["torch"], python),
@@ -403,10 +393,10 @@ def check_torch_cuda(ctx):
     else:
         status, message = "pass", observed
     return [
-        result(
-            "torch_cuda",
-            "torch_cuda",
+        CheckResult.of(
             status,
+            "torch_cuda",
+            "torch_cuda",
             observed,
             "driver CUDA >= %s" % torch_cuda,
             message,
@@ -452,10 +442,9 @@ def check_paths(ctx):
         name = "path:%s" % path
         if not os.path.isdir(path):
             results.append(
-                result(
+                CheckResult.failed(
                     name,
                     "paths",
-                    "fail",
                     "missing",
                     "a directory writable by %s" % user,
                     "%s does not exist" % path,
@@ -465,10 +454,10 @@ def check_paths(ctx):
             continue
         ok, why = writable_by(path, user)
         results.append(
-            result(
+            CheckResult.of(
+                "pass" if ok else "fail",
                 name,
                 "paths",
-                "pass" if ok else "fail",
                 why,
                 "writable by %s" % user,
                 "%s is %swritable by %s" % (path, "" if ok else "not ", user),
@@ -517,15 +506,14 @@ def check_ports(ctx):
     for port in ctx.params.get("ports") or []:
         name = "port:%d" % port
         if not _port_in_use(port):
-            results.append(result(name, "ports", "pass", "free", "free or held by our service", "TCP port %d is free" % port))
+            results.append(CheckResult.passed(name, "ports", "free", "free or held by our service", "TCP port %d is free" % port))
             continue
         holder = _listener(port)
         if holder and any(marker in holder[2] or marker == holder[1] for marker in ours):
             results.append(
-                result(
+                CheckResult.passed(
                     name,
                     "ports",
-                    "pass",
                     "held by %s (pid %d)" % (holder[1], holder[0]),
                     "free or held by our service",
                     "TCP port %d is held by our own service" % port,
@@ -534,10 +522,9 @@ def check_ports(ctx):
             continue
         who = "%s (pid %d)" % (holder[1], holder[0]) if holder else "another process"
         results.append(
-            result(
+            CheckResult.failed(
                 name,
                 "ports",
-                "fail",
                 "held by %s" % who,
                 "free or held by our service",
                 "TCP port %d is taken by %s" % (port, who),
@@ -582,10 +569,10 @@ def check_endpoints(ctx):
     results = []
     for (label, _host, _port), (ok, seconds, error) in zip(targets, outcomes):
         results.append(
-            result(
+            CheckResult.of(
+                "pass" if ok else "fail",
                 "endpoint:%s" % label,
                 "endpoints",
-                "pass" if ok else "fail",
                 "connected in %.0f ms" % (seconds * 1000) if ok else "unreachable after %.1f s: %s" % (seconds, error),
                 "TCP connect within %.1f s" % timeout,
                 "%s %s" % (label, "is reachable" if ok else "is unreachable (%s)" % error),
@@ -610,10 +597,10 @@ def check_dns(ctx):
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, len(names))) as pool:
         answers = list(pool.map(resolve, names))
     return [
-        result(
+        CheckResult.of(
+            "pass" if addresses else "fail",
             "dns:%s" % name,
             "dns",
-            "pass" if addresses else "fail",
             ", ".join(addresses) if addresses else error,
             "resolves",
             "%s resolves to %s" % (name, ", ".join(addresses)) if addresses else "%s does not resolve: %s" % (name, error),
@@ -628,10 +615,10 @@ def check_service_manager(ctx):
     if mode == "systemd":
         running = os.path.isdir("/run/systemd/system")
         return [
-            result(
-                "service_manager",
-                "service_manager",
+            CheckResult.of(
                 "pass" if running else "fail",
+                "service_manager",
+                "service_manager",
                 "systemd" if running else "no systemd",
                 "systemd as the init system",
                 "systemd manages this host" if running else "/run/systemd/system is missing: systemd is not PID 1",
@@ -639,17 +626,16 @@ def check_service_manager(ctx):
             )
         ]
     if mode == "standalone":
-        return [result("service_manager", "service_manager", "pass", "standalone", "standalone", "no service manager needed (pidfile mode)")]
+        return [CheckResult.passed("service_manager", "service_manager", "standalone", "standalone", "no service manager needed (pidfile mode)")]
     factory = ctx._docker_client_factory
     if factory is None:
         try:
             import docker  # pylint: disable=import-outside-toplevel
         except ImportError:
             return [
-                result(
+                CheckResult.failed(
                     "service_manager",
                     "service_manager",
-                    "fail",
                     "no Docker SDK",
                     "Docker daemon with the nvidia runtime",
                     "the Python Docker SDK is not installed",
@@ -661,10 +647,9 @@ def check_service_manager(ctx):
         info = factory().info()
     except Exception as exc:
         return [
-            result(
+            CheckResult.failed(
                 "service_manager",
                 "service_manager",
-                "fail",
                 "unreachable",
                 "Docker daemon with the nvidia runtime",
                 "the Docker daemon does not answer: %s" % exc,
@@ -674,10 +659,10 @@ def check_service_manager(ctx):
     runtimes = sorted((info.get("Runtimes") or {}).keys())
     ok = "nvidia" in runtimes
     return [
-        result(
-            "service_manager",
-            "service_manager",
+        CheckResult.of(
             "pass" if ok else "fail",
+            "service_manager",
+            "service_manager",
             "runtimes: %s" % ", ".join(runtimes),
             "nvidia runtime registered",
             "Docker %s answers; runtimes: %s" % (info.get("ServerVersion"), ", ".join(runtimes)),
@@ -697,10 +682,9 @@ def check_clock(ctx):
             answer = "yes"
         else:
             return [
-                result(
+                CheckResult.warned(
                     "clock",
                     "clock",
-                    "warn",
                     "unknown",
                     "synchronised",
                     "cannot tell whether the clock is synchronised (no timedatectl answer)",
@@ -709,10 +693,10 @@ def check_clock(ctx):
             ]
     ok = answer == "yes"
     return [
-        result(
-            "clock",
-            "clock",
+        CheckResult.of(
             "pass" if ok else "fail",
+            "clock",
+            "clock",
             "NTPSynchronized=%s" % answer,
             "NTPSynchronized=yes",
             "the clock is %ssynchronised" % ("" if ok else "not "),
@@ -740,10 +724,10 @@ def check_open_files(ctx):
         soft = 2**63 if soft == resource.RLIM_INFINITY else soft
     ok = soft >= wanted
     return [
-        result(
-            "open_files",
-            "open_files",
+        CheckResult.of(
             "pass" if ok else "fail",
+            "open_files",
+            "open_files",
             soft,
             ">= %d" % wanted,
             "open-files limit of %s is %d" % (source, soft),
@@ -778,13 +762,11 @@ def run_checks(params, checks=None, severity=None, nvml=None, docker_client_fact
     for name in names:
         level = severity.get(name, "fail")
         if level == "skip":
-            results.append(result(name, name, "skip", None, None, "skipped by severity"))
+            results.append(CheckResult.skipped(name, name, "skipped by severity").to_dict())
             continue
         for item in CHECKS[name](ctx):
-            if item["status"] == "fail" and level == "warn":
-                item["status"] = "warn"
-                item["message"] += " (severity lowered to warn)"
-            results.append(item)
+            lowered = item.lowered("warn", " (severity lowered to warn)") if item.status == "fail" and level == "warn" else item
+            results.append(lowered.to_dict())
     return {"checks": results, "summary": summarize(results), "gpu": ctx._gpu}
 
 

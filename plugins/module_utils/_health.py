@@ -16,10 +16,11 @@ import socket
 import subprocess
 import time
 
-from ansible_collections.comfyops.comfyui.plugins.module_utils._checks import read_meminfo, result
+from ansible_collections.comfyops.comfyui.plugins.module_utils._checks import read_meminfo
 from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import ComfyUIClient, ComfyUIError, execute_workflow, http_request
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, append_bounded_lines, atomic_write, check_name, inside
 from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import collect as collect_gpus
+from ansible_collections.comfyops.comfyui.plugins.module_utils._result import CheckResult
 from ansible_collections.comfyops.comfyui.plugins.module_utils._units import format_size, parse_size
 
 CORE_CHECKS = ("api", "queue", "models", "custom_nodes", "gpu", "system", "service", "workflow")
@@ -162,7 +163,9 @@ class InstanceHealth:
         self.stats = None
 
     def add(self, name, status, observed=None, expected=None, message="", remedy=""):
-        self.results.append(result(name, name.split(":")[0], status, observed, expected, message, remedy))
+        check = name.split(":")[0]
+        labels = {"check": check, "instance": self.name}
+        self.results.append(CheckResult.of(status, name, check, observed, expected, message, remedy, labels=labels).to_dict())
 
     def run(self):
         process = process_info(self.params) if "service" in self.checks or "api" in self.checks else None

@@ -142,7 +142,11 @@ instances:
     name: {description: Instance name., type: str, returned: always}
     url: {description: Its URL., type: str, returned: always}
     state: {description: "V(healthy), V(degraded), V(starting) or V(failed).", type: str, returned: always}
-    checks: {description: "Each check as C({name, check, status, observed, expected, message, remedy}).", type: list, elements: dict, returned: always}
+    checks:
+      description: "Each check as C({name, check, status, observed, expected, message, remedy, severity, labels}); labels name the check and the instance."
+      type: list
+      elements: dict
+      returned: always
     failed: {description: Names of the failed checks., type: list, elements: str, returned: always}
     metrics: {description: "Measured values (api_latency, queue_pending, workflow_seconds, ...).", type: dict, returned: always}
     trend: {description: "Runs in the history, failure_streak, latency_p50, latency_p95, latency_max.", type: dict, returned: always}

@@ -10,7 +10,7 @@ module: host_validate
 short_description: Check in one call whether a host can run ComfyUI in production
 version_added: 0.1.0
 description:
-  - Runs a set of named checks and returns each as C({name, check, status, observed, expected, message, remedy}),
+  - Runs a set of named checks and returns each as C({name, check, status, observed, expected, message, remedy, severity, labels}),
     with C(status) one of V(pass), V(warn), V(fail) or V(skip), plus a summary.
   - "Checks: V(cpu_cores), V(ram), V(disk) (free space per path), V(gpu_count), V(vram) (per GPU),
     V(driver_version), V(cuda_version) (the CUDA version the driver supports), V(compute_capability),
@@ -216,6 +216,8 @@ checks:
     expected: {description: What the threshold asks., type: raw, returned: always}
     message: {description: A sentence for people., type: str, returned: always}
     remedy: {description: "What to do, for a failure or a warning.", type: str, returned: always}
+    severity: {description: "For alerts: V(critical) for a failure, V(warning) for a warning, else V(info).", type: str, returned: always}
+    labels: {description: "For alerts: at least C(check).", type: dict, returned: always}
   sample:
     - name: ram
       check: ram
@@ -224,6 +226,8 @@ checks:
       expected: ">= 59.6 GiB"
       message: 31.3 GiB of RAM
       remedy: add RAM or lower min_ram
+      severity: critical
+      labels: {check: ram}
 summary:
   description: Counts by status, the overall status and the names that failed or warned.
   returned: always

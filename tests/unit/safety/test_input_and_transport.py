@@ -277,4 +277,4 @@ def test_a_torch_probe_that_prints_garbage_is_a_clear_failure(tmp_path):
     fake.chmod(0o755)
     ctx = _checks.HostContext(dict(_checks.DEFAULTS, torch_python=str(fake)))
     (item,) = _checks.check_torch_cuda(ctx)
-    assert item["status"] == "fail" and "not the probe's JSON" in item["message"]
+    assert item.status == "fail" and "not the probe's JSON" in item.message
