@@ -64,6 +64,18 @@ DEFAULTS = {
 }
 
 
+# An instance as the health modules take it (argument spec suboptions).
+INSTANCE_OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "url": {"type": "str", "required": True},
+    "unit": {"type": "str"},
+    "pidfile": {"type": "path"},
+    "container": {"type": "str"},
+    "output_dir": {"type": "path"},
+    "cuda_device": {"type": "int"},
+}
+
+
 class HealthInputError(ValueError):
     """A bad parameter: the message names it, the value and what is expected."""
 

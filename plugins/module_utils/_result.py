@@ -42,7 +42,7 @@ class CheckResult:
     @classmethod
     def of(
         cls, status: str, name: str, check: str, observed: Any = None, expected: Any = None, message: str = "", remedy: str = "", **more: Any
-    ) -> CheckResult:  # noqa: E501
+    ) -> CheckResult:
         return cls(name, check, status, observed, expected, message, remedy, **more)
 
     @classmethod

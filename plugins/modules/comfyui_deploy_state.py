@@ -44,6 +44,8 @@ options:
       unit: {description: Its systemd unit., type: str}
       pidfile: {description: Its pid file (standalone manager)., type: path}
       container: {description: Its container., type: str}
+      output_dir: {description: Its output directory (not used here)., type: path}
+      cuda_device: {description: Its GPU (not used here)., type: int}
   service_manager:
     description: How the instances run.
     type: str
@@ -87,24 +89,18 @@ audit: {description: The newest lines of the audit trail., returned: always, typ
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.comfyops.comfyui.plugins.module_utils._health import INSTANCE_OPTIONS
 from ansible_collections.comfyops.comfyui.plugins.module_utils._noop import deploy_state
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import ReleaseError, check_id
 
 
 def main():
-    instance = {
-        "name": {"type": "str", "required": True},
-        "url": {"type": "str", "required": True},
-        "unit": {"type": "str"},
-        "pidfile": {"type": "path"},
-        "container": {"type": "str"},
-    }
     module = AnsibleModule(
         argument_spec={
             "base": {"type": "path", "required": True},
             "id": {"type": "str", "required": True},
             "config_digest": {"type": "str", "required": True},
-            "instances": {"type": "list", "elements": "dict", "default": [], "options": instance},
+            "instances": {"type": "list", "elements": "dict", "default": [], "options": INSTANCE_OPTIONS},
             "service_manager": {"type": "str", "choices": ["none", "systemd", "standalone", "docker"], "default": "none"},
             "timeout": {"type": "float", "default": 5},
         },

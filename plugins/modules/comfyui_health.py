@@ -155,7 +155,7 @@ instances:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import ComfyUIError
-from ansible_collections.comfyops.comfyui.plugins.module_utils._health import CORE_CHECKS, DEFAULTS, OPTIONAL_CHECKS, run_health
+from ansible_collections.comfyops.comfyui.plugins.module_utils._health import CORE_CHECKS, DEFAULTS, INSTANCE_OPTIONS, OPTIONAL_CHECKS, run_health
 
 INSTANCE_KEYS = ("unit", "pidfile", "container", "output_dir", "cuda_device")
 
@@ -167,15 +167,7 @@ def argument_spec():
         "instances": {
             "type": "list",
             "elements": "dict",
-            "options": {
-                "name": {"type": "str", "required": True},
-                "url": {"type": "str", "required": True},
-                "unit": {"type": "str"},
-                "pidfile": {"type": "path"},
-                "container": {"type": "str"},
-                "output_dir": {"type": "path"},
-                "cuda_device": {"type": "int"},
-            },
+            "options": INSTANCE_OPTIONS,
         },
         "checks": {"type": "list", "elements": "str", "choices": list(CORE_CHECKS + OPTIONAL_CHECKS)},
         "fail_on": {"type": "str", "choices": ["failed", "degraded", "never"], "default": "failed"},
