@@ -45,8 +45,15 @@ def release_source(hosts, hostvars):
 
 # Not part of the configuration digest: who deploys, the id (checked on its own), and secrets (a digest stored on
 # the host must not let anyone test guesses of them; a secret alone changes nothing that runs).
-NOT_CONFIG = ("comfyui_deploy_deployed_by", "comfyui_deploy_release_id", "comfyui_deploy_model_auth_header")
-CODE_DIRS = (("roles", "comfyui_deploy"), ("plugins",))
+NOT_CONFIG = ("comfyui_deploy_deployed_by", "comfyui_deploy_release_id", "comfyui_deploy_model_auth_header", "gpu_host_prepare")
+CODE_DIRS = (("roles", "comfyui_deploy"), ("roles", "gpu_host"), ("plugins",))
+GPU_HOST_SPEC = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "gpu_host", "meta", "argument_specs.yml")
+
+
+@functools.lru_cache(maxsize=1)
+def gpu_host_spec():
+    with open(GPU_HOST_SPEC, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
 
 
 @functools.lru_cache(maxsize=1)
@@ -69,9 +76,10 @@ def code_digest():
 
 
 def config_digest(hostvars, host):
-    """The digest of everything that decides how `host` is deployed: every option of the role's argument spec
-    (the host's value or the default) but NOT_CONFIG, and the code that renders them. Same digest, same host."""
-    options = deploy_spec()["argument_specs"]["main"]["options"]
+    """The digest of everything that decides how `host` is deployed and prepared: every option of the argument
+    specs of comfyui_deploy and gpu_host (the host's value or the default) but NOT_CONFIG, and the code that
+    renders them. Same digest, same host."""
+    options = dict(gpu_host_spec()["argument_specs"]["main"]["options"], **deploy_spec()["argument_specs"]["main"]["options"])
     values = {key: host_setting(hostvars, host, key, spec.get("default")) for key, spec in options.items() if key not in NOT_CONFIG}
     document = json.dumps({"options": values, "code": code_digest()}, sort_keys=True, default=str)
     return hashlib.sha256(document.encode()).hexdigest()[:32]
