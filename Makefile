@@ -1,6 +1,6 @@
 # comfyops.comfyui: one entry point for building and testing the collection.
 #   make test      everything CI runs: lint, unit, system, sanity, build, molecule
-#   make lint      ruff + ansible-lint (production profile)
+#   make lint      ruff + mypy --strict (module_utils) + ansible-lint (production profile)
 #   make unit      pytest units (the simulator and module_utils, over real loopback HTTP)
 #   make system    pytest system tests: the playbooks run on this machine (standalone, loopback only)
 #   make sanity    ansible-test sanity on an ansible_collections/comfyops/comfyui copy
@@ -31,7 +31,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
-.PHONY: help venv link test lint ruff ansible-lint unit system sanity build molecule demo demo-clean clean
+.PHONY: help venv link test lint ruff mypy ansible-lint unit system sanity build molecule demo demo-clean clean
 
 help:
 	@sed -n '1,11p' Makefile | sed 's/^# \{0,1\}//'
@@ -60,11 +60,15 @@ test: venv
 	done; \
 	echo "make test: all gates passed in $$(( $$(date +%s) - started )) s:$$times"
 
-lint: ruff ansible-lint
+lint: ruff mypy ansible-lint
 
 ruff: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# module_utils under mypy --strict (pyproject.toml lists the modules not yet typed), as Ansible imports them.
+mypy: venv
+	cd $(COLLECTIONS) && $(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p ansible_collections.comfyops.comfyui.plugins.module_utils
 
 # molecule installs a built copy of this collection into ~/.ansible/collections, which
 # ansible-lint searches first: drop that stale copy so lint reads the checkout.

@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from . import cli
 from . import config as sim_config
@@ -286,6 +287,90 @@ def _die(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def _log_device(args: Any, config: sim_config.SimConfig, total: int) -> None:
+    """ComfyUI's device lines; the errors real ComfyUI dies with when it finds no usable GPU."""
+    if args.cpu:
+        log.info("Total VRAM %d MB, total RAM %d MB", total // 2**20, total // 2**20)
+        log.info("pytorch version: %s", config.pytorch_version)
+        log.info("Set vram state to: DISABLED")
+        log.info("Device: cpu")
+        return
+    if not config.gpus:
+        _die(
+            "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU "
+            "and installed a driver from http://www.nvidia.com/Download/index.aspx"
+        )
+    if (args.cuda_device or 0) >= len(config.gpus):
+        _die("RuntimeError: No CUDA GPUs are available")
+    gpu = config.gpus[args.cuda_device or 0]
+    log.info("Total VRAM %d MB, total RAM %d MB", gpu.vram_total // 2**20, total // 2**20)
+    log.info("pytorch version: %s", config.pytorch_version)
+    log.info("Set vram state to: %s", "LOW_VRAM" if args.lowvram else "HIGH_VRAM" if args.highvram or args.gpu_only else "NORMAL_VRAM")
+    log.info("Device: cuda:0 %s : cudaMallocAsync", gpu.name)
+
+
+def _folder_paths(args: Any, base: str, checkout: str) -> FolderPaths:
+    """The folders, extra model paths included; ComfyUI's own failures for a bad YAML or no custom_nodes/."""
+    paths = FolderPaths(base, args.output_directory, args.input_directory, args.temp_directory, args.user_directory)
+    extra_configs = []
+    default_extra = os.path.join(checkout, "extra_model_paths.yaml")
+    if os.path.isfile(default_extra):
+        extra_configs.append(default_extra)
+    extra_configs += args.extra_model_paths_config or []
+    try:
+        for path in extra_configs:
+            log.info("Adding extra search path(s) from %s", path)
+            paths.load_extra_model_paths(path)
+    except ExtraPathsError as exc:
+        _die(f"yaml.YAMLError: {exc}")
+    for directory in (paths.output, paths.input, paths.temp, paths.user):
+        os.makedirs(directory, exist_ok=True)
+    init_database(args.database_url or "sqlite:///" + os.path.join(checkout, "user", "comfyui.db"))
+    if not os.path.isdir(paths.custom_nodes):
+        # ComfyUI 0.8.0 lists custom_nodes/ at start and dies when it is not there
+        _die(f"FileNotFoundError: [Errno 2] No such file or directory: '{paths.custom_nodes}'")
+    return paths
+
+
+def _bind(args: Any, handler: type) -> tuple[list[ThreadingHTTPServer], str]:
+    """One server per --listen address (TLS when a key and certificate are given), and the scheme."""
+    hosts = [h.strip() for h in args.listen.split(",") if h.strip()]
+    servers = []
+    try:
+        for host in hosts:
+            servers.append(_make_server(host, args.port, handler))
+    except OSError as exc:
+        _die(f"OSError: [Errno {exc.errno}] error while attempting to bind on address ({args.listen!r}, {args.port}): {exc.strerror}")
+    scheme = "http"
+    if args.tls_keyfile and args.tls_certfile:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_certfile, args.tls_keyfile)
+        for server in servers:
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    log.info("Starting server\n")
+    for host in hosts:
+        shown = "127.0.0.1" if host in ("", "0.0.0.0") else f"[{host}]" if ":" in host else host
+        log.info("To see the GUI go to: %s://%s:%d", scheme, shown, args.port)
+    return servers, scheme
+
+
+def _hang(servers: list[ThreadingHTTPServer], stop: threading.Event) -> int:
+    """The simulated hang: connections are accepted and never answered, until stopped."""
+    log.warning("(simulated hang: connections are accepted and never answered)")
+    held = []
+    for server in servers:
+        server.socket.settimeout(0.2)
+    while not stop.is_set():
+        for server in servers:
+            try:
+                connection, _addr = server.socket.accept()
+                held.append(connection)
+            except (TimeoutError, OSError):
+                pass
+    return 0
+
+
 def main(argv: list[str], checkout: str) -> int:
     args = cli.parse_args(argv)
     logging.basicConfig(stream=sys.stdout if args.log_stdout else sys.stderr, level=getattr(logging, args.verbose), format="%(message)s")
@@ -305,10 +390,7 @@ def main(argv: list[str], checkout: str) -> int:
     log.info("Checkpoint files will always be loaded safely.")
     total, _free = memory()
     if args.cpu:
-        log.info("Total VRAM %d MB, total RAM %d MB", total // 2**20, total // 2**20)
-        log.info("pytorch version: %s", config.pytorch_version)
-        log.info("Set vram state to: DISABLED")
-        log.info("Device: cpu")
+        _log_device(args, config, total)
     log.info("Python version: %s", sys.version)
     log.info("ComfyUI version: %s", version)
     if config.start_delay:
@@ -317,38 +399,9 @@ def main(argv: list[str], checkout: str) -> int:
     if config.crash_at_start:
         _die("RuntimeError: Simulated crash at start (crash_at_start)")
     if not args.cpu:
-        if not config.gpus:
-            _die(
-                "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU "
-                "and installed a driver from http://www.nvidia.com/Download/index.aspx"
-            )
-        if (args.cuda_device or 0) >= len(config.gpus):
-            _die("RuntimeError: No CUDA GPUs are available")
-        gpu = config.gpus[args.cuda_device or 0]
-        log.info("Total VRAM %d MB, total RAM %d MB", gpu.vram_total // 2**20, total // 2**20)
-        log.info("pytorch version: %s", config.pytorch_version)
-        log.info("Set vram state to: %s", "LOW_VRAM" if args.lowvram else "HIGH_VRAM" if args.highvram or args.gpu_only else "NORMAL_VRAM")
-        log.info("Device: cuda:0 %s : cudaMallocAsync", gpu.name)
+        _log_device(args, config, total)
 
-    paths = FolderPaths(base, args.output_directory, args.input_directory, args.temp_directory, args.user_directory)
-    extra_configs = []
-    default_extra = os.path.join(checkout, "extra_model_paths.yaml")
-    if os.path.isfile(default_extra):
-        extra_configs.append(default_extra)
-    extra_configs += args.extra_model_paths_config or []
-    try:
-        for path in extra_configs:
-            log.info("Adding extra search path(s) from %s", path)
-            paths.load_extra_model_paths(path)
-    except ExtraPathsError as exc:
-        _die(f"yaml.YAMLError: {exc}")
-    for directory in (paths.output, paths.input, paths.temp, paths.user):
-        os.makedirs(directory, exist_ok=True)
-    init_database(args.database_url or "sqlite:///" + os.path.join(checkout, "user", "comfyui.db"))
-    if not os.path.isdir(paths.custom_nodes):
-        # ComfyUI 0.8.0 lists custom_nodes/ at start and dies when it is not there
-        _die(f"FileNotFoundError: [Errno 2] No such file or directory: '{paths.custom_nodes}'")
-
+    paths = _folder_paths(args, base, checkout)
     registry = NodeRegistry(paths, disable_api_nodes=args.disable_api_nodes)
     times = registry.load_custom_nodes(args.disable_all_custom_nodes, args.whitelist_custom_nodes)
     if times:
@@ -359,45 +412,13 @@ def main(argv: list[str], checkout: str) -> int:
     prompts = PromptServer(registry, config, disable_metadata=args.disable_metadata)
     app = App(args, checkout, config, paths, registry, prompts, version)
     handler = type("BoundHandler", (Handler,), {"app": app})
-
-    hosts = [h.strip() for h in args.listen.split(",") if h.strip()]
-    servers = []
-    try:
-        for host in hosts:
-            servers.append(_make_server(host, args.port, handler))
-    except OSError as exc:
-        _die(f"OSError: [Errno {exc.errno}] error while attempting to bind on address ({args.listen!r}, {args.port}): {exc.strerror}")
-    scheme = "http"
-    if args.tls_keyfile and args.tls_certfile:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(args.tls_certfile, args.tls_keyfile)
-        for server in servers:
-            server.socket = context.wrap_socket(server.socket, server_side=True)
-        scheme = "https"
-
-    log.info("Starting server\n")
-    for host in hosts:
-        shown = "127.0.0.1" if host in ("", "0.0.0.0") else f"[{host}]" if ":" in host else host
-        log.info("To see the GUI go to: %s://%s:%d", scheme, shown, args.port)
+    servers, _scheme = _bind(args, handler)
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-
     if config.hang:
-        log.warning("(simulated hang: connections are accepted and never answered)")
-        held = []
-        for server in servers:
-            server.socket.settimeout(0.2)
-
-        while not stop.is_set():
-            for server in servers:
-                try:
-                    connection, _addr = server.socket.accept()
-                    held.append(connection)
-                except (TimeoutError, OSError):
-                    pass
-        return 0
+        return _hang(servers, stop)
 
     prompts.start()
     for server in servers:

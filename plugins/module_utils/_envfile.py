@@ -10,6 +10,7 @@ characters. Nothing here is ever ``source``d by a shell: the standalone control 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -20,7 +21,7 @@ class EnvError(ValueError):
     """A name or value that cannot be written safely; the message says which (never the value of a secret)."""
 
 
-def check_env(env: dict, where: str) -> dict[str, str]:
+def check_env(env: dict[str, Any], where: str) -> dict[str, str]:
     """The environment as {name: text}; EnvError naming `where` and the variable when one is unusable."""
     if not isinstance(env, dict):
         raise EnvError("%s: expected a map of variable names to values, got %s" % (where, type(env).__name__))
@@ -41,7 +42,7 @@ def quote(text: str) -> str:
     return '"%s"' % "".join(_ESCAPED.get(char, char) for char in text)
 
 
-def render(env: dict, where: str = "environment") -> str:
+def render(env: dict[str, Any], where: str = "environment") -> str:
     """EnvironmentFile= text: one NAME="value" line per variable, in the given order."""
     return "".join("%s=%s\n" % (name, quote(text)) for name, text in check_env(env, where).items())
 

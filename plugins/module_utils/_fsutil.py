@@ -11,9 +11,10 @@ import errno
 import os
 import re
 import tempfile
+from typing import Any
 
 
-def atomic_write(path, data, mode=0o644):
+def atomic_write(path: str, data: str | bytes, mode: int = 0o644) -> bool:
     """Replace `path` with `data` (bytes or str) atomically; return True when the content changed."""
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -44,7 +45,7 @@ def atomic_write(path, data, mode=0o644):
     return True
 
 
-def append_bounded_lines(path, line, max_lines, mode=0o644):
+def append_bounded_lines(path: str, line: str, max_lines: int, mode: int = 0o644) -> list[str]:
     """Append one line to a text file that keeps at most `max_lines` lines (the newest)."""
     try:
         with open(path, encoding="utf-8") as handle:
@@ -66,7 +67,7 @@ class PathError(ValueError):
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 
 
-def check_name(value, option, kind="name"):
+def check_name(value: Any, option: str, kind: str = "name") -> str:
     """`value` unchanged when it is one safe path component, else PathError naming `option`."""
     if not isinstance(value, str) or not NAME_RE.match(value) or ".." in value:
         raise PathError(
@@ -76,7 +77,7 @@ def check_name(value, option, kind="name"):
     return value
 
 
-def inside(root, relative, option):
+def inside(root: str, relative: Any, option: str) -> str:
     """The absolute path of `relative` under `root`, resolved (links followed); PathError when it would leave `root`.
 
     `relative` must be a relative path: absolute names, empty names and '..' components are refused, and so is
@@ -96,7 +97,7 @@ def inside(root, relative, option):
     return resolved
 
 
-def open_nofollow(path, flags=os.O_RDWR | os.O_CREAT, mode=0o600):
+def open_nofollow(path: str, flags: int = os.O_RDWR | os.O_CREAT, mode: int = 0o600) -> int:
     """A file descriptor for `path` that refuses a symbolic link in its last component (O_NOFOLLOW).
 
     Locks and pidfiles are opened this way: a link planted by a less privileged user cannot make root write
@@ -110,7 +111,7 @@ def open_nofollow(path, flags=os.O_RDWR | os.O_CREAT, mode=0o600):
         raise
 
 
-def owned_safely(path, allowed_uids=(0,)):
+def owned_safely(path: str, allowed_uids: tuple[int, ...] = (0,)) -> str | None:
     """None when `path` (a directory) is owned by one of `allowed_uids` and not writable by group or others,
     else a sentence saying what is wrong. Root only writes state into trees nobody else can change."""
     try:
@@ -126,7 +127,7 @@ def owned_safely(path, allowed_uids=(0,)):
     return None
 
 
-def keep_newest(directory, keep):
+def keep_newest(directory: str, keep: int) -> list[str]:
     """Remove the regular files of `directory` beyond the newest `keep` (by mtime); links and folders stay.
 
     Returns the removed paths. Used to bound smoke-workflow outputs that the gates leave behind.
@@ -152,7 +153,7 @@ USER_DIRS = ("logs", "cache", "shared/input", "shared/output", "shared/user", "s
 PRIVATE_DIRS = ("pkgcache",)
 
 
-def ensure_dir(path, uid, gid, mode, check_mode=False):
+def ensure_dir(path: str, uid: int, gid: int, mode: int, check_mode: bool = False) -> list[str]:
     """Make `path` a real directory (not a link) owned by uid:gid with `mode`; return what was changed ([] if none).
 
     A symbolic link in its place is refused (PathError): root would otherwise chown or fill its target.
@@ -181,7 +182,9 @@ def ensure_dir(path, uid, gid, mode, check_mode=False):
     return changes
 
 
-def ensure_tree(base, root_uid, user_uid, gid, user_mode=0o750, extra_user_dirs=(), check_mode=False):
+def ensure_tree(
+    base: str, root_uid: int, user_uid: int, gid: int, user_mode: int = 0o750, extra_user_dirs: Any = (), check_mode: bool = False
+) -> dict[str, list[str]]:
     """Lay out the deploy tree under `base` in one pass; return {relative path: [changes]} for what changed.
 
     ROOT_DIRS are root:<gid> 0755, USER_DIRS and `extra_user_dirs` (absolute, or relative to and inside

@@ -145,23 +145,27 @@ def _download(url, partial, headers, timeout, size=None, what="model"):
         raise
 
 
+def _fill_from_file(source, partial, offset, size, what):
+    """Copy a local file:// source into `partial` from `offset` on; (bytes copied, resumed)."""
+    if not os.path.isfile(source):
+        raise ModelError("%s does not exist" % source)
+    total = os.path.getsize(source)
+    if size is not None and total != size:
+        raise ModelError("%s: %s has %d bytes, expected %d; nothing was copied" % (what, source, total, size))
+    check_room(os.path.dirname(partial), total - offset, what)
+    with open(source, "rb") as src, open(partial, "ab") as dst:
+        src.seek(offset)
+        shutil.copyfileobj(src, dst, CHUNK)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return os.path.getsize(partial) - offset, offset > 0
+
+
 def _fill(url, partial, headers, timeout, size, what):
     offset = os.path.getsize(partial) if os.path.exists(partial) else 0
     parts = urllib.parse.urlsplit(url)
     if parts.scheme == "file":
-        source = urllib.parse.unquote(parts.path)
-        if not os.path.isfile(source):
-            raise ModelError("%s does not exist" % source)
-        total = os.path.getsize(source)
-        if size is not None and total != size:
-            raise ModelError("%s: %s has %d bytes, expected %d; nothing was copied" % (what, source, total, size))
-        check_room(os.path.dirname(partial), total - offset, what)
-        with open(source, "rb") as src, open(partial, "ab") as dst:
-            src.seek(offset)
-            shutil.copyfileobj(src, dst, CHUNK)
-            dst.flush()
-            os.fsync(dst.fileno())
-        return os.path.getsize(partial) - offset, offset > 0
+        return _fill_from_file(urllib.parse.unquote(parts.path), partial, offset, size, what)
     if parts.scheme not in ("http", "https"):
         raise ModelError("unsupported URL scheme %r (http, https or file)" % parts.scheme)
     connection, response, total, resumed = _open_source(url, headers, timeout, offset)
@@ -203,8 +207,8 @@ def _fill(url, partial, headers, timeout, size, what):
     return fetched, resumed
 
 
-def ensure_model(models_dir, folder, name, url, sha256=None, size=None, headers=None, timeout=60.0, require_sha256=True, check_mode=False):
-    """Make `<models_dir>/<folder>/<name>` exist with this digest; return what was done."""
+def _checked_request(models_dir, folder, name, sha256, size, timeout, require_sha256):
+    """The destination inside `models_dir` and the digest in lower case; ModelError naming what is wrong."""
     try:
         check_name(folder, "folder", "model folder")
         for part in str(name).split("/"):
@@ -222,6 +226,12 @@ def ensure_model(models_dir, folder, name, url, sha256=None, size=None, headers=
             raise ModelError("%s/%s: sha256 must be 64 hex digits" % (folder, name))
     elif require_sha256:
         raise ModelError("%s/%s: a sha256 is required (set require_sha256=false to skip the check outside production)" % (folder, name))
+    return dest, sha256
+
+
+def ensure_model(models_dir, folder, name, url, sha256=None, size=None, headers=None, timeout=60.0, require_sha256=True, check_mode=False):
+    """Make `<models_dir>/<folder>/<name>` exist with this digest; return what was done."""
+    dest, sha256 = _checked_request(models_dir, folder, name, sha256, size, timeout, require_sha256)
     relative = "%s/%s" % (folder, name)
     cache = DigestCache(os.path.join(models_dir, CACHE_NAME))
     result = {

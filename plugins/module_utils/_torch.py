@@ -4,14 +4,16 @@
 
 from __future__ import annotations
 
-from ansible_collections.comfyops.comfyui.plugins.module_utils._units import UnitError, parse_version, version_text
+from typing import Any
+
+from ansible_collections.comfyops.comfyui.plugins.module_utils._units import UnitError, parse_version
 
 DEFAULT_BASE = "https://download.pytorch.org/whl"
 # CUDA builds PyTorch publishes wheels for (https://download.pytorch.org/whl/cu<major><minor>)
 DEFAULT_BUILDS = ("11.8", "12.1", "12.4", "12.6", "12.8", "13.0")
 
 
-def torch_index_url(device, cuda_driver_version=None, builds=DEFAULT_BUILDS, base=DEFAULT_BASE):
+def torch_index_url(device: str, cuda_driver_version: Any = None, builds: Any = DEFAULT_BUILDS, base: str = DEFAULT_BASE) -> str:
     """https://download.pytorch.org/whl/cpu for a CPU host; for CUDA, the newest build the driver supports.
 
     A CUDA driver runs code built for its own CUDA version or an older one, so the choice is the
@@ -30,4 +32,4 @@ def torch_index_url(device, cuda_driver_version=None, builds=DEFAULT_BUILDS, bas
             "the driver supports CUDA %s, older than every PyTorch build offered (%s): update the driver"
             % (cuda_driver_version, ", ".join(str(b) for b in builds))
         )
-    return "%s/cu%s" % (base, version_text(usable[0][:2]).replace(".", ""))
+    return "%s/cu%s" % (base, "".join(str(part) for part in usable[0][:2]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 _SIZE_UNITS = {
     "": 1,
@@ -33,7 +34,7 @@ class UnitError(ValueError):
     """A value that is not a size or a version; the message says where and what was wrong."""
 
 
-def parse_size(value, where):
+def parse_size(value: Any, where: str) -> int:
     """Bytes from an int (bytes) or a string with a unit such as '24GiB', '500 GB', '1.5T' or '512B'.
 
     Text needs its unit: '64' is refused (64 bytes or 64 GB? a threshold that passes on any host is worse than an
@@ -57,7 +58,7 @@ def parse_size(value, where):
     return int(number)
 
 
-def format_size(value):
+def format_size(value: Any) -> str | None:
     """A byte count as a short human string in binary units ('23.6 GiB')."""
     if value is None:
         return None
@@ -69,7 +70,7 @@ def format_size(value):
     return None  # pragma: no cover
 
 
-def parse_version(value, where):
+def parse_version(value: Any, where: str) -> tuple[int, ...]:
     """A tuple of ints from '11.8', '535.104.05' or 12.4; garbage raises UnitError."""
     text = str(value).strip() if value is not None else ""
     if not re.fullmatch(r"[0-9]+(\.[0-9]+)*", text):
@@ -77,5 +78,5 @@ def parse_version(value, where):
     return tuple(int(part) for part in text.split("."))
 
 
-def version_text(parts):
+def version_text(parts: Any) -> str | None:
     return ".".join(str(part) for part in parts) if parts is not None else None

@@ -46,14 +46,9 @@ class Validator:
         outputs = []
         infos: dict[str, dict] = {}
         for node_id, node in prompt.items():
-            if not isinstance(node, dict) or "class_type" not in node:
-                return False, make_error("invalid_prompt", "Cannot execute because a node is missing the class_type property.", f"Node ID '#{node_id}'"), [], {}
-            class_type = node["class_type"]
-            info = self.info(class_type) if isinstance(class_type, str) else None
-            if not isinstance(info, dict):
-                return False, make_error("invalid_prompt", f"Cannot execute because node {class_type} does not exist.", f"Node ID '#{node_id}'"), [], {}
-            if not isinstance(node.get("inputs", {}), dict):
-                return False, make_error("invalid_prompt", "Cannot execute because a node's inputs are not an object.", f"Node ID '#{node_id}'"), [], {}
+            info, error = self._node_info(node_id, node)
+            if error is not None:
+                return False, error, [], {}
             infos[node_id] = info
             if info.get("output_node"):
                 outputs.append(node_id)
@@ -82,6 +77,19 @@ class Validator:
             details = "\n".join(f"{e['message']}: {e['details']}" for _o, errs in failed for e in errs)
             return False, make_error("prompt_outputs_failed_validation", "Prompt outputs failed validation", details), [], node_errors
         return True, None, [output for output, _errors in good], node_errors
+
+    def _node_info(self, node_id: str, node: Any) -> tuple[dict, dict | None]:
+        """The node class's info, or ComfyUI's invalid_prompt error for a node it cannot even look at."""
+        where = f"Node ID '#{node_id}'"
+        if not isinstance(node, dict) or "class_type" not in node:
+            return {}, make_error("invalid_prompt", "Cannot execute because a node is missing the class_type property.", where)
+        class_type = node["class_type"]
+        info = self.info(class_type) if isinstance(class_type, str) else None
+        if not isinstance(info, dict):
+            return {}, make_error("invalid_prompt", f"Cannot execute because node {class_type} does not exist.", where)
+        if not isinstance(node.get("inputs", {}), dict):
+            return {}, make_error("invalid_prompt", "Cannot execute because a node's inputs are not an object.", where)
+        return info, None
 
     @staticmethod
     def _links(prompt: dict, node_id: str) -> list[str]:

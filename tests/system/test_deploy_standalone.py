@@ -14,9 +14,11 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -169,3 +171,32 @@ def test_production_refuses_models_without_digests(site, first_deploy):
     assert run.returncode != 0
     assert "which comfyui_deploy_tier 'production' refuses" in run.stdout
     assert (rel.current(), [m["id"] for m in rel.list()]) == before, "nothing changed"
+
+
+def _server_pid(site):
+    return int((site["root"] / "srv" / "run" / "default.pid").read_text())
+
+
+def _audit_lines(site):
+    return (site["root"] / "srv" / "state" / "audit.log").read_text().splitlines()
+
+
+def test_a_rerun_is_a_noop_until_an_instance_stops_or_the_configuration_changes(site, first_deploy):
+    assert playbook(site, "deploy.yml").returncode == 0  # the archive's release, whatever ran before this test
+    pid, audit = _server_pid(site), _audit_lines(site)
+    noop = playbook(site, "deploy.yml")
+    assert noop.returncode == 0, noop.stdout[-4000:]
+    assert "Lock | take the deploy lock" not in noop.stdout  # the rest of the role was not even included
+    assert re.search(r"Configure \| limits of the service user\] \**\nskipping", noop.stdout)  # nor the host prepared again
+    assert "no-op: %s is active, healthy and configured as asked" % releases(site).current() in noop.stdout
+    assert _server_pid(site) == pid and _audit_lines(site) == audit  # nothing restarted, nothing recorded
+    os.kill(pid, 15)  # the instance dies: the next run is no no-op, it starts it again
+    deadline = time.monotonic() + 60
+    while Path("/proc/%d" % pid).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # polls for the process to be gone, bounded
+    again = playbook(site, "deploy.yml")
+    assert again.returncode == 0 and "Lock | take the deploy lock" in again.stdout and "work to do: default is failed (service, api)" in again.stdout
+    assert get(site, "/system_stats")["system"]["comfyui_version"] == "0.8.1" and _server_pid(site) != pid
+    changed = playbook(site, "deploy.yml", comfyui_deploy_stop_timeout=31)  # a setting outside the release id
+    assert changed.returncode == 0 and "work to do: the configuration changed since the last deploy" in changed.stdout
+    assert "Lock | take the deploy lock" in changed.stdout
