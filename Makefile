@@ -31,7 +31,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
-.PHONY: help venv link test lint ruff mypy ansible-lint unit system sanity build molecule demo demo-clean clean
+.PHONY: help venv link test lint ruff mypy ansible-lint gpu-test unit system sanity build molecule demo demo-clean clean
 
 help:
 	@sed -n '1,11p' Makefile | sed 's/^# \{0,1\}//'
@@ -81,6 +81,10 @@ unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 # The safety tests run the server as `nobody` from a venv of Debian's /usr/bin/python3 (pyenv's lives under /root).
+# Opt-in, on a host with an NVIDIA GPU: the NVML code against the real driver (skipped, and said so, without one).
+gpu-test: venv
+	$(BIN)/python -m pytest tests/gpu -rs $(PYTEST_ARGS)
+
 system: venv
 	@/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || tests/testbed/ensure-packages.sh no-such-command:python3-venv
 	@tests/testbed/ensure-packages.sh runuser:util-linux

@@ -671,6 +671,9 @@ def check_service_manager(ctx):
     ]
 
 
+TIMESYNC_MARKER = "/run/systemd/timesync/synchronized"  # systemd-timesyncd touches it once synchronised
+
+
 def check_clock(ctx):
     try:
         proc = subprocess.run(["timedatectl", "show", "--property=NTPSynchronized", "--value"], capture_output=True, text=True, timeout=10, check=False)
@@ -678,7 +681,7 @@ def check_clock(ctx):
     except (OSError, subprocess.TimeoutExpired):
         answer = None
     if answer is None:
-        if os.path.exists("/run/systemd/timesync/synchronized"):
+        if os.path.exists(TIMESYNC_MARKER):
             answer = "yes"
         else:
             return [

@@ -171,3 +171,14 @@ def simulator(start_simulator):
 
 def copy_tree(src: Path, dest: Path) -> None:
     shutil.copytree(src, dest, dirs_exist_ok=True)
+
+
+@pytest.fixture
+def no_driver_nvml():
+    """The real pynvml as on a host without the NVIDIA driver (a private copy; see tests/support/nvml_nodriver.py)."""
+    from nvml_nodriver import real_pynvml_without_driver
+
+    return real_pynvml_without_driver()
+
+
+NO_DRIVER_PYTHONPATH = str(REPO / "tests" / "support" / "no_nvml_driver")

@@ -59,11 +59,11 @@ def test_old_driver_and_cuda_fail():
     assert by_name(report)["cuda_version"]["observed"] == "11.4"
 
 
-def test_no_driver_fails_gpu_checks_unless_lowered():
-    report = run(list(_checks.GPU_CHECKS), models=[{"name": "m", "size": "1GB"}])
+def test_no_driver_fails_gpu_checks_unless_lowered(no_driver_nvml):
+    report = run(list(_checks.GPU_CHECKS), nvml=no_driver_nvml, models=[{"name": "m", "size": "1GB"}])
     assert report["summary"]["status"] == "fail"
     assert "NVMLError_LibraryNotFound" in by_name(report)["gpu_count"]["message"]
-    lowered = run(list(_checks.GPU_CHECKS), severity={name: "warn" for name in _checks.GPU_CHECKS}, models=[{"name": "m", "size": "1GB"}])
+    lowered = run(list(_checks.GPU_CHECKS), nvml=no_driver_nvml, severity={name: "warn" for name in _checks.GPU_CHECKS}, models=[{"name": "m", "size": "1GB"}])
     assert lowered["summary"]["fail"] == 0 and lowered["summary"]["warn"] == len(_checks.GPU_CHECKS)
     skipped = run(["gpu_count"], severity={"gpu_count": "skip"})
     assert skipped["checks"][0]["status"] == "skip"
@@ -200,9 +200,31 @@ def test_service_manager_modes():
     assert "does not answer" in down["checks"][0]["message"]
 
 
-def test_clock_and_open_files():
+@pytest.mark.parametrize(
+    ("timedatectl", "marker", "status", "observed"),
+    [
+        ("echo yes", False, "pass", "NTPSynchronized=yes"),
+        ("echo no", False, "fail", "NTPSynchronized=no"),
+        ("exit 1", True, "pass", "NTPSynchronized=yes"),  # no answer, but timesyncd's marker says synchronised
+        ("exit 1", False, "warn", "unknown"),
+        (None, False, "warn", "unknown"),  # no timedatectl at all
+    ],
+)
+def test_clock_verdict_from_a_controlled_clock(tmp_path, monkeypatch, timedatectl, marker, status, observed):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if timedatectl:
+        tool = bin_dir / "timedatectl"
+        tool.write_text("#!/bin/sh\n%s\n" % timedatectl)
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(_checks, "TIMESYNC_MARKER", str(tmp_path / ("synchronized" if marker else "absent")))
+    (tmp_path / "synchronized").touch()
     clock = run(["clock"])["checks"][0]
-    assert clock["status"] in ("pass", "fail", "warn") and clock["observed"]
+    assert (clock["status"], clock["observed"]) == (status, observed)
+
+
+def test_open_files():
     assert run(["open_files"], min_open_files=1)["checks"][0]["status"] == "pass"
     assert run(["open_files"], min_open_files=2**62)["checks"][0]["status"] == "fail"
 

@@ -64,9 +64,9 @@ def test_driver_not_loaded():
     assert "Driver Not Loaded" in facts["reason"]
 
 
-def test_real_no_driver_path_of_this_machine():
-    """This machine has nvidia-ml-py but no NVIDIA driver: the real pynvml raises LibraryNotFound."""
-    facts = _gpu.collect()
+def test_the_real_pynvml_without_a_driver(no_driver_nvml):
+    """The installed nvidia-ml-py where libnvidia-ml.so cannot be loaded (pinned: passes on a GPU host too)."""
+    facts = _gpu.collect(no_driver_nvml)
     assert facts["nvml_available"] is False and facts["gpus"] == []
     assert "NVMLError_LibraryNotFound" in facts["reason"]
 

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from ansible_collections.comfyops.comfyui.plugins.module_utils import _health
+from ansible_collections.comfyops.comfyui.plugins.module_utils import _gpu, _health
 from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import collect
 from conftest import free_port, wait_until
 from nvml_profiles import fake_nvml
@@ -17,10 +17,10 @@ from nvml_profiles import fake_nvml
 CORE = list(_health.CORE_CHECKS)
 
 
-def health(sim, checks=None, **params):
+def health(sim, checks=None, gpu_facts=None, **params):
     instance = {"name": "main", "url": sim.url if hasattr(sim, "url") else sim}
     params.setdefault("output_dir", str(sim.base / "output") if hasattr(sim, "base") else None)
-    return _health.run_health([instance], params, checks or CORE)
+    return _health.run_health([instance], params, checks or CORE, gpu_facts=gpu_facts)
 
 
 def by_name(report):
@@ -174,8 +174,8 @@ def test_server_device_figures(start_simulator):
     assert by_name(report)["gpu:server"]["status"] == "warn"
 
 
-def test_no_gpu_required_fails(simulator):
-    report = health(simulator, ["gpu"], require_gpu=True)
+def test_no_gpu_required_fails(simulator, no_driver_nvml):
+    report = health(simulator, ["gpu"], gpu_facts=_gpu.collect(no_driver_nvml), require_gpu=True)
     assert by_name(report)["gpu"]["status"] == "fail" and "NVMLError_LibraryNotFound" in by_name(report)["gpu"]["message"]
 
 

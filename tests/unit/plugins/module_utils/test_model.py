@@ -21,12 +21,13 @@ class ModelServer(http.server.BaseHTTPRequestHandler):
 
     seen: typing.ClassVar[list] = []
     cut_after = None  # bytes to send before dropping the connection
+    location = "/m.safetensors"  # where /redirect sends
 
     def do_GET(self):
         type(self).seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "range": self.headers.get("Range")})
         if self.path.startswith("/redirect"):
             self.send_response(302)
-            self.send_header("Location", "/m.safetensors")
+            self.send_header("Location", type(self).location)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -141,6 +142,23 @@ def test_redirect_drops_auth_for_another_host_only(server, tmp_path):
     handler, base = server
     _model.ensure_model(str(tmp_path), "checkpoints", "m.safetensors", base + "/redirect", sha256=DIGEST, headers={"Authorization": "Bearer t0ken"})
     assert [s["auth"] for s in handler.seen] == ["Bearer t0ken", "Bearer t0ken"], "same host keeps the header"
+
+
+def test_redirect_to_another_loopback_host_drops_auth(server, tmp_path):
+    """127.0.0.1 redirects to the same file on 127.0.0.2 (another host): the token is not sent there."""
+    first, base = server
+    other = type("Other", (ModelServer,), {"seen": [], "cut_after": None})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.2", 0), other)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        first.location = "http://127.0.0.2:%d/m.safetensors" % httpd.server_port
+        result = _model.ensure_model(
+            str(tmp_path), "checkpoints", "m.safetensors", base + "/redirect", sha256=DIGEST, headers={"Authorization": "Bearer t0ken"}
+        )
+    finally:
+        httpd.shutdown()
+    assert result["action"] == "downloaded" and result["sha256"] == DIGEST
+    assert [s["auth"] for s in first.seen] == ["Bearer t0ken"] and [s["auth"] for s in other.seen] == [None]
 
 
 def test_file_url_and_errors(server, tmp_path):

@@ -9,16 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, recorded
+from conftest import NO_DRIVER_PYTHONPATH, REPO, recorded
 
 BIN = Path(sys.executable).parent
 
 
-def run_module(tmp_path, module, args, check=False):
+def run_module(tmp_path, module, args, check=False, env_more=None):
     playbook = tmp_path / "play.yml"
     task = {"name": "under test", module: args, "register": "out", "ignore_errors": True}
     playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [task]}]))
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"))
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"), **(env_more or {}))
     cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)]
     if check:
         cmd.append("--check")
@@ -92,10 +92,12 @@ def test_prompt_module_bad_input(simulator, tmp_path, args, message):
     assert out["failed"] and message in out["msg"]
 
 
-def test_gpu_info_module_on_this_machine(tmp_path):
-    out = run_module(tmp_path, "comfyops.comfyui.nvidia_gpu_info", {})
+def test_gpu_info_module_on_a_host_without_the_driver(tmp_path):
+    no_driver = {"PYTHONPATH": NO_DRIVER_PYTHONPATH}  # the real pynvml, its library not loadable (also on a GPU host)
+    out = run_module(tmp_path, "comfyops.comfyui.nvidia_gpu_info", {}, env_more=no_driver)
     assert out["changed"] is False and out["nvml_available"] is False and out["gpus"] == []
-    required = run_module(tmp_path, "comfyops.comfyui.nvidia_gpu_info", {"require_gpu": True})
+    assert "NVMLError_LibraryNotFound" in out["reason"]
+    required = run_module(tmp_path, "comfyops.comfyui.nvidia_gpu_info", {"require_gpu": True}, env_more=no_driver)
     assert required["failed"] and "No GPU facts on this host" in required["msg"]
 
 
