@@ -106,6 +106,8 @@ def playbook(site, book, checksum=None, **more):
     extra = {
         "comfyui_deploy_source": {"type": "archive", "url": site["url"], "checksum": "sha256:" + (checksum or site["sha256"])},
         "comfyui_deploy_instances": [{"name": "default", "port": site["port"]}],
+        # as slow to start as the real ComfyUI 0.8.0 at its fastest here (12-42 s on 2 cores): the gates must wait
+        "comfyui_deploy_environment": {"COMFYUI_SIM_START_DELAY": "12"},
         **more,
     }
     cmd = [str(BIN / "ansible-playbook"), "-i", str(REPO / "inventories/demo"), str(REPO / "playbooks" / book), "-e", json.dumps(extra)]
