@@ -20,6 +20,7 @@ import socket
 import stat
 import subprocess
 import time
+from typing import Any
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import collect as collect_gpus
 from ansible_collections.comfyops.comfyui.plugins.module_utils._http import UrlError, parse_url
@@ -64,24 +65,24 @@ DEFAULTS = {
 class HostContext:
     """What the checks read from the host, each read once per run."""
 
-    def __init__(self, params, nvml=None, docker_client_factory=None):
+    def __init__(self, params: dict[str, Any], nvml: Any = None, docker_client_factory: Any = None) -> None:
         self.params = params
         self._nvml = nvml
-        self._gpu = None
+        self._gpu: dict[str, Any] | None = None
         self._docker_client_factory = docker_client_factory
 
     @property
-    def gpu(self):
+    def gpu(self) -> dict[str, Any]:
         if self._gpu is None:
             self._gpu = collect_gpus(self._nvml)
         return self._gpu
 
     @staticmethod
-    def meminfo():
+    def meminfo() -> dict[str, int]:
         return read_meminfo()
 
 
-def read_meminfo(path="/proc/meminfo"):
+def read_meminfo(path: str = "/proc/meminfo") -> dict[str, int]:
     """The kernel's memory counters in bytes ({"MemTotal": ..., "MemAvailable": ...}); the one reader of it."""
     values = {}
     with open(path, encoding="ascii") as handle:
@@ -93,14 +94,14 @@ def read_meminfo(path="/proc/meminfo"):
     return values
 
 
-def _size(params, key, where=None):
+def _size(params: dict[str, Any], key: str, where: str | None = None) -> int:
     return parse_size(params[key], where or key)
 
 
 # -- checks -------------------------------------------------------------------------------
-def check_cpu_cores(ctx):
+def check_cpu_cores(ctx: HostContext) -> list[CheckResult]:
     wanted = int(ctx.params["min_cpu_cores"])
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     ok = cores >= wanted
     return [
         CheckResult.of(
@@ -115,7 +116,7 @@ def check_cpu_cores(ctx):
     ]
 
 
-def check_ram(ctx):
+def check_ram(ctx: HostContext) -> list[CheckResult]:
     wanted = _size(ctx.params, "min_ram")
     total = ctx.meminfo()["MemTotal"]
     ok = total >= wanted * 0.97  # firmware and the kernel keep a little of the installed RAM
@@ -132,7 +133,7 @@ def check_ram(ctx):
     ]
 
 
-def check_disk(ctx):
+def check_disk(ctx: HostContext) -> list[CheckResult]:
     results = []
     for index, item in enumerate(ctx.params["disk"] or []):
         path = item["path"]
@@ -156,7 +157,7 @@ def check_disk(ctx):
     return results
 
 
-def _gpu_unavailable(ctx, name, check):
+def _gpu_unavailable(ctx: HostContext, name: str, check: str) -> CheckResult | None:
     gpu = ctx.gpu
     if gpu["nvml_available"]:
         return None
@@ -165,7 +166,7 @@ def _gpu_unavailable(ctx, name, check):
     )
 
 
-def check_gpu_count(ctx):
+def check_gpu_count(ctx: HostContext) -> list[CheckResult]:
     wanted = int(ctx.params["min_gpus"])
     gpu = ctx.gpu
     count = len(gpu["gpus"]) if gpu["nvml_available"] else 0
@@ -175,7 +176,7 @@ def check_gpu_count(ctx):
     ]
 
 
-def check_vram(ctx):
+def check_vram(ctx: HostContext) -> list[CheckResult]:
     missing = _gpu_unavailable(ctx, "vram", "vram")
     if missing:
         return [missing]
@@ -198,7 +199,7 @@ def check_vram(ctx):
     return results
 
 
-def check_driver_version(ctx):
+def check_driver_version(ctx: HostContext) -> list[CheckResult]:
     missing = _gpu_unavailable(ctx, "driver_version", "driver_version")
     if missing:
         return [missing]
@@ -218,7 +219,7 @@ def check_driver_version(ctx):
     ]
 
 
-def check_cuda_version(ctx):
+def check_cuda_version(ctx: HostContext) -> list[CheckResult]:
     missing = _gpu_unavailable(ctx, "cuda_version", "cuda_version")
     if missing:
         return [missing]
@@ -238,7 +239,7 @@ def check_cuda_version(ctx):
     ]
 
 
-def check_compute_capability(ctx):
+def check_compute_capability(ctx: HostContext) -> list[CheckResult]:
     missing = _gpu_unavailable(ctx, "compute_capability", "compute_capability")
     if missing:
         return [missing]
@@ -261,7 +262,7 @@ def check_compute_capability(ctx):
     return results
 
 
-def load_model_sizes(params):
+def load_model_sizes(params: dict[str, Any]) -> list[tuple[str, int]]:
     """(name, bytes) of the models a workflow set needs, from `models` and/or a JSON or YAML manifest."""
     models = list(params.get("models") or [])
     manifest = params.get("models_manifest")
@@ -292,7 +293,7 @@ def load_model_sizes(params):
     return sizes
 
 
-def check_vram_fit(ctx):
+def check_vram_fit(ctx: HostContext) -> list[CheckResult]:
     sizes = load_model_sizes(ctx.params)
     if not sizes:
         return [CheckResult.skipped("vram_fit", "vram_fit", "no models given (models or models_manifest)")]
@@ -332,7 +333,7 @@ def check_vram_fit(ctx):
 TORCH_PROBE = "import json, torch; print(json.dumps({'torch': torch.__version__, 'cuda': torch.version.cuda}))"
 
 
-def check_torch_cuda(ctx):
+def check_torch_cuda(ctx: HostContext) -> list[CheckResult]:
     python = ctx.params.get("torch_python")
     if not python:
         return [CheckResult.skipped("torch_cuda", "torch_cuda", "no torch_python given")]
@@ -381,7 +382,7 @@ def check_torch_cuda(ctx):
             )
         ]
     if not ctx.gpu["nvml_available"]:
-        return [_gpu_unavailable(ctx, "torch_cuda", "torch_cuda")]
+        return [_gpu_unavailable(ctx, "torch_cuda", "torch_cuda") or CheckResult.skipped("torch_cuda", "torch_cuda", "no GPU facts")]
     driver_cuda = ctx.gpu["cuda_driver_version"]
     have = parse_version(driver_cuda, "cuda_driver_version")
     need = parse_version(torch_cuda, "torch.version.cuda")
@@ -405,7 +406,7 @@ def check_torch_cuda(ctx):
     ]
 
 
-def writable_by(path, user):
+def writable_by(path: str, user: str) -> tuple[bool, str]:
     """Whether `user` may create files in directory `path` by the mode bits (and traverse its parents)."""
     try:
         entry = pwd.getpwnam(user)
@@ -415,7 +416,7 @@ def writable_by(path, user):
         return True, "root"
     groups = {entry.pw_gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
 
-    def allowed(info, owner_bit, group_bit, other_bit):
+    def allowed(info: os.stat_result, owner_bit: int, group_bit: int, other_bit: int) -> bool:
         if info.st_uid == entry.pw_uid:
             return info.st_mode & owner_bit == owner_bit
         if info.st_gid in groups:
@@ -435,7 +436,7 @@ def writable_by(path, user):
     return True, "writable"
 
 
-def check_paths(ctx):
+def check_paths(ctx: HostContext) -> list[CheckResult]:
     results = []
     user = ctx.params.get("service_user") or "root"
     for path in ctx.params.get("paths") or []:
@@ -467,7 +468,7 @@ def check_paths(ctx):
     return results
 
 
-def _listener(port):
+def _listener(port: int) -> Any:
     """(pid, process name, command line) of whoever listens on TCP `port`, through psutil; None when unknown."""
     try:
         import psutil  # pylint: disable=import-outside-toplevel
@@ -487,7 +488,7 @@ def _listener(port):
     return None
 
 
-def _port_in_use(port):
+def _port_in_use(port: int) -> bool:
     for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -500,7 +501,7 @@ def _port_in_use(port):
     return False
 
 
-def check_ports(ctx):
+def check_ports(ctx: HostContext) -> list[CheckResult]:
     results = []
     ours = ctx.params.get("own_service_markers") or []
     for port in ctx.params.get("ports") or []:
@@ -534,7 +535,7 @@ def check_ports(ctx):
     return results
 
 
-def _split_endpoint(text):
+def _split_endpoint(text: str) -> tuple[str, int]:
     """(host, port) of 'host:port' or a URL, parsed by the one URL helper; UnitError naming the option otherwise."""
     text = str(text)
     if "://" in text:
@@ -549,7 +550,7 @@ def _split_endpoint(text):
     return host.strip("[]"), int(port)
 
 
-def _probe_tcp(host, port, timeout):
+def _probe_tcp(host: str, port: int, timeout: float) -> tuple[bool, float, str]:
     started = time.monotonic()
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -558,7 +559,7 @@ def _probe_tcp(host, port, timeout):
         return False, time.monotonic() - started, str(exc) or type(exc).__name__
 
 
-def check_endpoints(ctx):
+def check_endpoints(ctx: HostContext) -> list[CheckResult]:
     endpoints = ctx.params.get("endpoints") or []
     if not endpoints:
         return []
@@ -582,12 +583,12 @@ def check_endpoints(ctx):
     return results
 
 
-def check_dns(ctx):
+def check_dns(ctx: HostContext) -> list[CheckResult]:
     names = ctx.params.get("dns_names") or []
     if not names:
         return []
 
-    def resolve(name):
+    def resolve(name: str) -> Any:
         try:
             infos = socket.getaddrinfo(name, None)
             return sorted({info[4][0] for info in infos}), ""
@@ -610,7 +611,7 @@ def check_dns(ctx):
     ]
 
 
-def check_service_manager(ctx):
+def check_service_manager(ctx: HostContext) -> list[CheckResult]:
     mode = ctx.params.get("deployment_mode") or "systemd"
     if mode == "systemd":
         running = os.path.isdir("/run/systemd/system")
@@ -674,7 +675,7 @@ def check_service_manager(ctx):
 TIMESYNC_MARKER = "/run/systemd/timesync/synchronized"  # systemd-timesyncd touches it once synchronised
 
 
-def check_clock(ctx):
+def check_clock(ctx: HostContext) -> list[CheckResult]:
     try:
         proc = subprocess.run(["timedatectl", "show", "--property=NTPSynchronized", "--value"], capture_output=True, text=True, timeout=10, check=False)
         answer = proc.stdout.strip() if proc.returncode == 0 else None
@@ -708,7 +709,7 @@ def check_clock(ctx):
     ]
 
 
-def check_open_files(ctx):
+def check_open_files(ctx: HostContext) -> list[CheckResult]:
     wanted = int(ctx.params["min_open_files"])
     unit = ctx.params.get("service_unit")
     source = "this process"
@@ -742,7 +743,9 @@ def check_open_files(ctx):
 CHECKS = {name: globals()["check_" + name] for name in ALL_CHECKS}
 
 
-def run_checks(params, checks=None, severity=None, nvml=None, docker_client_factory=None):
+def run_checks(
+    params: dict[str, Any], checks: list[str] | None = None, severity: dict[str, str] | None = None, nvml: Any = None, docker_client_factory: Any = None
+) -> dict[str, Any]:
     """Run the named checks (all by default) and return {"checks": [...], "summary": {...}}.
 
     A threshold that is garbage raises UnitError before any check runs, so that nothing is half-reported.
@@ -773,7 +776,7 @@ def run_checks(params, checks=None, severity=None, nvml=None, docker_client_fact
     return {"checks": results, "summary": summarize(results), "gpu": ctx._gpu}
 
 
-def _validate_thresholds(params):
+def _validate_thresholds(params: dict[str, Any]) -> None:
     for key in ("min_ram", "min_vram", "vram_headroom"):
         if params.get(key) is not None:
             parse_size(params[key], key)
@@ -799,7 +802,7 @@ def _validate_thresholds(params):
     load_model_sizes(params)
 
 
-def summarize(results):
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     counts = {status: sum(1 for item in results if item["status"] == status) for status in ("pass", "warn", "fail", "skip")}
     overall = "fail" if counts["fail"] else "warn" if counts["warn"] else "pass"
     return dict(

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils import _http as transport
 from ansible_collections.comfyops.comfyui.plugins.module_utils._http import MAX_BODY
@@ -25,7 +27,7 @@ class ComfyUIError(Exception):
 class ComfyUIUnavailable(ComfyUIError):
     """No HTTP answer: connection refused, reset, or a timeout."""
 
-    def __init__(self, message, timed_out=False):
+    def __init__(self, message: str, timed_out: bool = False) -> None:
         super().__init__(message)
         self.timed_out = timed_out
 
@@ -33,7 +35,7 @@ class ComfyUIUnavailable(ComfyUIError):
 class ComfyUIHTTPError(ComfyUIError):
     """An HTTP answer other than the one expected."""
 
-    def __init__(self, message, status, body):
+    def __init__(self, message: str, status: int, body: Any) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
@@ -46,7 +48,7 @@ class NotComfyUI(ComfyUIError):
 class PromptRejected(ComfyUIError):
     """POST /prompt answered 400: ComfyUI's error and node errors."""
 
-    def __init__(self, error, node_errors):
+    def __init__(self, error: dict[str, Any], node_errors: dict[str, Any]) -> None:
         super().__init__("%s: %s" % (error.get("type", "error"), error.get("message", "")))
         self.error = error
         self.node_errors = node_errors
@@ -68,9 +70,9 @@ class SystemStats:
     pytorch_version: str | None
     ram_total: int | None
     ram_free: int | None
-    argv: list
-    devices: list
-    raw: dict = field(repr=False)
+    argv: list[Any]
+    devices: list[Any]
+    raw: dict[str, Any] = field(repr=False)
 
 
 @dataclass
@@ -79,13 +81,13 @@ class QueueItem:
     prompt_id: str
     create_time: float | None  # seconds since the epoch
     client_id: str | None
-    outputs: list
+    outputs: list[Any]
 
 
 @dataclass
 class QueueState:
-    running: list
-    pending: list
+    running: list[Any]
+    pending: list[Any]
 
 
 @dataclass
@@ -93,21 +95,21 @@ class HistoryEntry:
     prompt_id: str
     status: str  # success, error, interrupted
     completed: bool
-    outputs: dict
-    messages: list
-    error: dict | None
+    outputs: dict[str, Any]
+    messages: list[Any]
+    error: dict[str, Any] | None
     started: float | None  # seconds since the epoch
     finished: float | None
 
     @property
-    def duration(self):
+    def duration(self) -> float | None:
         if self.started is None or self.finished is None:
             return None
         return max(0.0, self.finished - self.started)
 
-    def files(self):
+    def files(self) -> list[dict[str, Any]]:
         """Every file the prompt's output nodes wrote: dicts with node, filename, subfolder, type."""
-        found = []
+        found: list[dict[str, Any]] = []
         for node_id, output in self.outputs.items():
             if not isinstance(output, dict):
                 continue
@@ -121,11 +123,11 @@ class HistoryEntry:
         return found
 
 
-def _int_or_none(value):
+def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def parse_system_stats(data):
+def parse_system_stats(data: Any) -> SystemStats:
     """SystemStats from /system_stats; NotComfyUI unless it is an object with system.comfyui_version."""
     system = data.get("system") if isinstance(data, dict) else None
     if not isinstance(system, dict) or not isinstance(system.get("comfyui_version"), str):
@@ -139,7 +141,7 @@ def parse_system_stats(data):
             vram_total=_int_or_none(item.get("vram_total")),
             vram_free=_int_or_none(item.get("vram_free")),
         )
-        for item in (data.get("devices") if isinstance(data.get("devices"), list) else [])
+        for item in (data["devices"] if isinstance(data.get("devices"), list) else [])
         if isinstance(item, dict)
     ]
     return SystemStats(
@@ -154,7 +156,7 @@ def parse_system_stats(data):
     )
 
 
-def _queue_item(item):
+def _queue_item(item: Any) -> QueueItem | None:
     if not isinstance(item, list) or len(item) < 2:
         return None
     extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
@@ -168,7 +170,7 @@ def _queue_item(item):
     )
 
 
-def parse_queue(data):
+def parse_queue(data: Any) -> QueueState:
     if not isinstance(data, dict):
         raise NotComfyUI("/queue answered %s, not ComfyUI's {queue_running: [...], queue_pending: [...]}" % type(data).__name__)
     running = [q for q in (_queue_item(i) for i in data.get("queue_running") or []) if q]
@@ -176,15 +178,15 @@ def parse_queue(data):
     return QueueState(running=running, pending=pending)
 
 
-def parse_history_entry(prompt_id, entry):
-    status = entry.get("status") if isinstance(entry.get("status"), dict) else {}
-    messages = status.get("messages") if isinstance(status.get("messages"), list) else []
+def parse_history_entry(prompt_id: str, entry: dict[str, Any]) -> HistoryEntry:
+    status: dict[str, Any] = entry["status"] if isinstance(entry.get("status"), dict) else {}
+    messages: list[Any] = status["messages"] if isinstance(status.get("messages"), list) else []
     messages = [m for m in messages if isinstance(m, list) and len(m) == 2 and isinstance(m[0], str) and isinstance(m[1], dict)]
     kinds = {m[0]: m[1] for m in messages}
     stamps = [m[1].get("timestamp") for m in messages]
     stamps = [s / 1000.0 for s in stamps if isinstance(s, (int, float))]
-    error = None
-    state = status.get("status_str") if isinstance(status.get("status_str"), str) else ("success" if status.get("completed") else "error")
+    error: dict[str, Any] | None = None
+    state = status["status_str"] if isinstance(status.get("status_str"), str) else ("success" if status.get("completed") else "error")
     if "execution_error" in kinds:
         data = kinds["execution_error"]
         error = {k: data.get(k) for k in ("node_id", "node_type", "exception_type", "exception_message", "traceback")}
@@ -196,7 +198,7 @@ def parse_history_entry(prompt_id, entry):
         prompt_id=prompt_id,
         status=state,
         completed=bool(status.get("completed")),
-        outputs=entry.get("outputs") if isinstance(entry.get("outputs"), dict) else {},
+        outputs=entry["outputs"] if isinstance(entry.get("outputs"), dict) else {},
         messages=messages,
         error=error,
         started=min(stamps) if stamps else None,
@@ -204,7 +206,9 @@ def parse_history_entry(prompt_id, entry):
     )
 
 
-def http_request(method, url, data=None, headers=None, timeout=10.0, max_bytes=MAX_BODY):
+def http_request(
+    method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 10.0, max_bytes: int = MAX_BODY
+) -> tuple[int, bytes]:
     """(status, body bytes) of one HTTP request over the shared transport (one deadline for the whole call,
     a capped body, no proxy); failures raise ComfyUIUnavailable with the URL shown without secrets."""
     try:
@@ -219,7 +223,7 @@ def http_request(method, url, data=None, headers=None, timeout=10.0, max_bytes=M
 class ComfyUIClient:
     """A client for one ComfyUI instance, such as ``http://127.0.0.1:8188``."""
 
-    def __init__(self, url, timeout=10.0, retries=2, retry_delay=0.5, headers=None):
+    def __init__(self, url: str, timeout: float = 10.0, retries: int = 2, retry_delay: float = 0.5, headers: dict[str, str] | None = None) -> None:
         try:
             transport.parse_url(url, "url")
         except transport.UrlError as exc:
@@ -234,14 +238,14 @@ class ComfyUIClient:
         self.headers = dict(headers or {})
 
     # -- transport --------------------------------------------------------------------
-    def _once(self, method, path, body=None, timeout=None):
+    def _once(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> tuple[int, bytes]:
         data = None if body is None else json.dumps(body).encode("utf-8")
         headers = dict(self.headers)
         if data is not None:
             headers["Content-Type"] = "application/json"
         return http_request(method, self.url + path, data, headers, timeout or self.timeout)
 
-    def request(self, method, path, body=None, expect=(200,), timeout=None):
+    def request(self, method: str, path: str, body: Any = None, expect: tuple[int, ...] = (200,), timeout: float | None = None) -> tuple[int, Any]:
         """(status, parsed JSON or None); GETs are retried on connection errors, POSTs never."""
         attempts = 1 + (self.retries if method == "GET" else 0)
         for attempt in range(attempts):
@@ -263,31 +267,31 @@ class ComfyUIClient:
             )
         return status, parsed
 
-    def get_json(self, path, timeout=None):
+    def get_json(self, path: str, timeout: float | None = None) -> Any:
         return self.request("GET", path, timeout=timeout)[1]
 
     # -- API --------------------------------------------------------------------------
-    def system_stats(self, timeout=None):
+    def system_stats(self, timeout: float | None = None) -> SystemStats:
         return parse_system_stats(self.get_json("/system_stats", timeout))
 
-    def queue(self):
+    def queue(self) -> QueueState:
         return parse_queue(self.get_json("/queue"))
 
-    def queue_remaining(self):
+    def queue_remaining(self) -> int:
         data = self.get_json("/prompt")
         remaining = (data.get("exec_info") or {}).get("queue_remaining") if isinstance(data, dict) else None
         if not isinstance(remaining, int) or isinstance(remaining, bool):
             raise NotComfyUI("GET /prompt answered without exec_info.queue_remaining: %s" % str(data)[:120])
         return remaining
 
-    def object_info(self, node_class=None):
+    def object_info(self, node_class: str | None = None) -> dict[str, Any]:
         path = "/object_info" if node_class is None else "/object_info/" + urllib.parse.quote(node_class, safe="")
         data = self.get_json(path)
         if data is not None and not isinstance(data, dict):
             raise NotComfyUI("%s answered %s, not an object of node classes" % (path, type(data).__name__))
         return data or {}
 
-    def models(self, folder=None):
+    def models(self, folder: str | None = None) -> list[Any] | None:
         """Model folder names, or the files of one folder (None for an unknown folder)."""
         if folder is None:
             return self.get_json("/models") or []
@@ -298,38 +302,38 @@ class ComfyUIClient:
                 return None
             raise
 
-    def submit(self, prompt, client_id="comfyops", extra_data=None):
+    def submit(self, prompt: Any, client_id: str = "comfyops", extra_data: dict[str, Any] | None = None) -> tuple[str, Any, dict[str, Any]]:
         """Queue a prompt; return (prompt_id, number, node_errors) or raise PromptRejected."""
-        body = {"prompt": prompt, "client_id": client_id}
+        body: dict[str, Any] = {"prompt": prompt, "client_id": client_id}
         if extra_data:
             body["extra_data"] = extra_data
         status, answer = self.request("POST", "/prompt", body, expect=(200, 400))
         answer = answer if isinstance(answer, dict) else {}
         if status == 400:
-            error = answer.get("error") if isinstance(answer.get("error"), dict) else {"type": "rejected", "message": str(answer)[:200]}
-            raise PromptRejected(error, answer.get("node_errors") if isinstance(answer.get("node_errors"), dict) else {})
+            error = answer["error"] if isinstance(answer.get("error"), dict) else {"type": "rejected", "message": str(answer)[:200]}
+            raise PromptRejected(error, answer["node_errors"] if isinstance(answer.get("node_errors"), dict) else {})
         prompt_id = answer.get("prompt_id")
         if not isinstance(prompt_id, str) or not prompt_id:
             raise NotComfyUI("POST /prompt answered 200 without a prompt_id: %s" % str(answer)[:120])
         node_errors = answer.get("node_errors")
         return prompt_id, answer.get("number"), node_errors if isinstance(node_errors, dict) else {}
 
-    def history(self, prompt_id):
+    def history(self, prompt_id: str) -> HistoryEntry | None:
         """The finished prompt's entry, or None while it is unknown or still running."""
         data = self.get_json("/history/" + urllib.parse.quote(prompt_id, safe=""))
         entry = data.get(prompt_id) if isinstance(data, dict) else None
         return parse_history_entry(prompt_id, entry) if isinstance(entry, dict) else None
 
-    def interrupt(self, prompt_id=None):
+    def interrupt(self, prompt_id: str | None = None) -> None:
         self.request("POST", "/interrupt", {"prompt_id": prompt_id} if prompt_id else {})
 
-    def delete_queued(self, prompt_ids):
+    def delete_queued(self, prompt_ids: Any) -> None:
         self.request("POST", "/queue", {"delete": list(prompt_ids)})
 
-    def free(self, unload_models=True, free_memory=True):
+    def free(self, unload_models: bool = True, free_memory: bool = True) -> None:
         self.request("POST", "/free", {"unload_models": unload_models, "free_memory": free_memory})
 
-    def wait(self, prompt_id, timeout, poll=0.5, clock=time.monotonic):
+    def wait(self, prompt_id: str, timeout: float, poll: float = 0.5, clock: Callable[[], float] = time.monotonic) -> HistoryEntry | None:
         """Poll history until the prompt finished; None when `timeout` seconds passed first.
 
         Polls start at 20 ms and double up to `poll` seconds: a quick prompt is seen quickly,
@@ -347,9 +351,9 @@ class ComfyUIClient:
             delay = min(poll, delay * 2)
 
 
-def apply_overrides(workflow, overrides):
+def apply_overrides(workflow: Any, overrides: dict[str, Any] | None) -> dict[str, Any]:
     """A copy of `workflow` with `overrides` ({node_id: {input: value}}) set; unknown nodes raise ComfyUIError."""
-    result = json.loads(json.dumps(workflow))
+    result: dict[str, Any] = json.loads(json.dumps(workflow))
     for key, inputs in (overrides or {}).items():
         node_id = str(key)
         if node_id not in result:
@@ -360,16 +364,16 @@ def apply_overrides(workflow, overrides):
     return result
 
 
-def validate_workflow(client, workflow):
+def validate_workflow(client: ComfyUIClient, workflow: Any) -> tuple[bool, dict[str, Any] | None, dict[str, Any]]:
     """Check a workflow against the server's node definitions without running it.
 
     Returns (valid, error, node_errors) in ComfyUI's shapes (see _workflow.Validator).
     """
     from ansible_collections.comfyops.comfyui.plugins.module_utils._workflow import Validator  # pylint: disable=import-outside-toplevel
 
-    cache = {}
+    cache: dict[str, Any] = {}
 
-    def info(class_type):
+    def info(class_type: str) -> Any:
         if class_type not in cache:
             cache[class_type] = client.object_info(class_type).get(class_type)
         return cache[class_type]
@@ -378,7 +382,7 @@ def validate_workflow(client, workflow):
     return valid, error, node_errors
 
 
-def execute_workflow(client, workflow, timeout, on_timeout="interrupt", client_id="comfyops"):
+def execute_workflow(client: ComfyUIClient, workflow: Any, timeout: float, on_timeout: str = "interrupt", client_id: str = "comfyops") -> dict[str, Any]:
     """Submit a workflow and wait for it.
 
     Returns a dict: prompt_id, status (success, error, interrupted, rejected or timeout), duration,
@@ -386,7 +390,7 @@ def execute_workflow(client, workflow, timeout, on_timeout="interrupt", client_i
     if it runs, or removed from the queue if it waits.
     """
     started = time.monotonic()
-    outcome = {"prompt_id": None, "status": None, "duration": None, "error": None, "node_errors": {}, "files": []}
+    outcome: dict[str, Any] = {"prompt_id": None, "status": None, "duration": None, "error": None, "node_errors": {}, "files": []}
     try:
         prompt_id, _number, node_errors = client.submit(workflow, client_id=client_id)
     except PromptRejected as exc:

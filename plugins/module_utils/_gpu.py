@@ -10,6 +10,7 @@ same functions), or imported here.
 from __future__ import annotations
 
 import traceback
+from typing import Any
 
 # Clock event ("throttle") reason bits, from nvml.h.
 THROTTLE_REASONS = (
@@ -33,7 +34,7 @@ NVML_VOLATILE_ECC = 0
 NVML_AGGREGATE_ECC = 1
 
 
-def import_nvml():
+def import_nvml() -> tuple[Any, str | None]:
     """Return (module, None) or (None, traceback text) when nvidia-ml-py is missing."""
     try:
         import pynvml  # pylint: disable=import-outside-toplevel
@@ -43,17 +44,17 @@ def import_nvml():
         return None, traceback.format_exc()
 
 
-def _text(value):
+def _text(value: Any) -> Any:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def decode_throttle(mask):
+def decode_throttle(mask: int | None) -> list[str] | None:
     if mask is None:
         return None
     return [name for bit, name in THROTTLE_REASONS if mask & bit]
 
 
-def cuda_version_text(number):
+def cuda_version_text(number: int | None) -> str | None:
     """NVML's CUDA driver version integer (12040) as '12.4'."""
     if not number:
         return None
@@ -63,11 +64,11 @@ def cuda_version_text(number):
 class _Reader:
     """Calls one NVML getter; an unsupported or failing query is None, and is noted."""
 
-    def __init__(self, nvml):
+    def __init__(self, nvml: Any) -> None:
         self.nvml = nvml
-        self.unsupported = []
+        self.unsupported: list[str] = []
 
-    def __call__(self, label, func, *args):
+    def __call__(self, label: str, func: Any, *args: Any) -> Any:
         try:
             return func(*args)
         except self.nvml.NVMLError as exc:
@@ -75,7 +76,7 @@ class _Reader:
             return None
 
 
-def _device(nvml, index):
+def _device(nvml: Any, index: int) -> dict[str, Any]:
     handle = nvml.nvmlDeviceGetHandleByIndex(index)
     read = _Reader(nvml)
     memory = read("memory", nvml.nvmlDeviceGetMemoryInfo, handle)
@@ -123,13 +124,13 @@ def _device(nvml, index):
     }
 
 
-def collect(nvml=None):
+def collect(nvml: Any = None) -> dict[str, Any]:
     """GPU facts of this host.
 
     Returns ``{"nvml_available", "reason", "driver_version", "cuda_driver_version", "gpus": [...]}``;
     a host without nvidia-ml-py or without a driver gives ``nvml_available: False`` and the reason.
     """
-    result = {"nvml_available": False, "reason": None, "driver_version": None, "cuda_driver_version": None, "gpus": []}
+    result: dict[str, Any] = {"nvml_available": False, "reason": None, "driver_version": None, "cuda_driver_version": None, "gpus": []}
     if nvml is None:
         nvml, error = import_nvml()
         if nvml is None:

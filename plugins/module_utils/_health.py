@@ -15,9 +15,10 @@ import shutil
 import socket
 import subprocess
 import time
+from typing import Any
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._checks import read_meminfo
-from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import ComfyUIClient, ComfyUIError, execute_workflow, http_request
+from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import ComfyUIClient, ComfyUIError, SystemStats, execute_workflow, http_request
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, append_bounded_lines, atomic_write, check_name, inside
 from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import collect as collect_gpus
 from ansible_collections.comfyops.comfyui.plugins.module_utils._result import CheckResult
@@ -33,7 +34,7 @@ SMOKE_WORKFLOW = {
     "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "comfyops-health/smoke"}},
 }
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "timeout": 10.0,
     "max_latency": 2.0,
     "expected_version": None,
@@ -80,7 +81,7 @@ class HealthInputError(ValueError):
     """A bad parameter: the message names it, the value and what is expected."""
 
 
-def parse_host_port(value, option, default_host="127.0.0.1"):
+def parse_host_port(value: Any, option: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
     """(host, port) from 'host:port', '[::1]:port' or ':port'; HealthInputError naming `option` otherwise."""
     text = str(value).strip()
     host, _colon, port = text.rpartition(":")
@@ -90,7 +91,7 @@ def parse_host_port(value, option, default_host="127.0.0.1"):
     return host, int(port)
 
 
-def worst_state(states):
+def worst_state(states: list[str]) -> str:
     order = ("healthy", "degraded", "starting", "failed")
     return max(states, key=order.index) if states else "healthy"
 
@@ -98,14 +99,14 @@ def worst_state(states):
 class ProcessInfo:
     """Whether the server process lives, since when, and how often it restarted."""
 
-    def __init__(self, alive, uptime=None, restarts=None, detail=""):
+    def __init__(self, alive: bool, uptime: float | None = None, restarts: int | None = None, detail: str = "") -> None:
         self.alive = alive
         self.uptime = uptime
         self.restarts = restarts
         self.detail = detail
 
 
-def _systemd_process(unit):
+def _systemd_process(unit: str) -> ProcessInfo:
     props = "ActiveState,SubState,NRestarts,MainPID,ExecMainStartTimestampMonotonic"
     try:
         proc = subprocess.run(["systemctl", "show", unit, "--property=" + props], capture_output=True, text=True, timeout=10, check=False)
@@ -120,7 +121,7 @@ def _systemd_process(unit):
     return ProcessInfo(alive, uptime, restarts, "%s (%s/%s)" % (unit, active, sub))
 
 
-def _pid_process(pidfile):
+def _pid_process(pidfile: str) -> ProcessInfo:
     try:
         with open(pidfile, encoding="ascii") as handle:
             pid = int(handle.read().strip())
@@ -136,7 +137,7 @@ def _pid_process(pidfile):
     return ProcessInfo(True, boot_uptime - started, None, "pid %d" % pid)
 
 
-def _container_process(name, factory=None):
+def _container_process(name: str, factory: Any = None) -> ProcessInfo:
     try:
         if factory is None:
             import docker  # pylint: disable=import-outside-toplevel
@@ -149,7 +150,7 @@ def _container_process(name, factory=None):
     return ProcessInfo(bool(state.get("Running")), None, container.attrs.get("RestartCount"), "container %s (%s)" % (name, state.get("Status")))
 
 
-def process_info(params):
+def process_info(params: dict[str, Any]) -> ProcessInfo | None:
     manager = params["service_manager"]
     if manager == "systemd" and params.get("unit"):
         return _systemd_process(params["unit"])
@@ -163,23 +164,32 @@ def process_info(params):
 class InstanceHealth:
     """Runs the checks of one ComfyUI instance."""
 
-    def __init__(self, name, url, params, checks, gpu_facts=None, client=None, previous=None):
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        params: dict[str, Any],
+        checks: list[str],
+        gpu_facts: dict[str, Any] | None = None,
+        client: Any = None,
+        previous: dict[str, Any] | None = None,
+    ) -> None:
         self.name = name
         self.params = params
         self.checks = checks
         self.client = client or ComfyUIClient(url, timeout=params["timeout"], retries=0)
         self.gpu_facts = gpu_facts
         self.previous = previous or {}
-        self.results = []
-        self.metrics = {}
-        self.stats = None
+        self.results: list[dict[str, Any]] = []
+        self.metrics: dict[str, Any] = {}
+        self.stats: SystemStats | None = None
 
-    def add(self, name, status, observed=None, expected=None, message="", remedy=""):
-        check = name.split(":")[0]
+    def add(self, name: str, status: str, observed: Any = None, expected: Any = None, message: str = "", remedy: str = "") -> None:
+        check = name.split(":", maxsplit=1)[0]
         labels = {"check": check, "instance": self.name}
         self.results.append(CheckResult.of(status, name, check, observed, expected, message, remedy, labels=labels).to_dict())
 
-    def run(self):
+    def run(self) -> str:
         process = process_info(self.params) if "service" in self.checks or "api" in self.checks else None
         if "service" in self.checks:
             self.check_service(process)
@@ -207,7 +217,7 @@ class InstanceHealth:
         return state
 
     # -- checks ---------------------------------------------------------------------------
-    def check_service(self, process):
+    def check_service(self, process: ProcessInfo | None) -> None:
         if process is None:
             self.add("service", "skip", message="no service to look at (service_manager=%s)" % self.params["service_manager"])
             return
@@ -228,7 +238,7 @@ class InstanceHealth:
             return
         self.add("service", "pass", process.detail, "running", "%s runs (up %s s)" % (process.detail, "?" if process.uptime is None else int(process.uptime)))
 
-    def check_api(self, process):
+    def check_api(self, process: ProcessInfo | None) -> bool:
         started = time.monotonic()
         try:
             self.stats = self.client.system_stats()
@@ -268,7 +278,7 @@ class InstanceHealth:
             self.add("api", "pass", "%.0f ms" % (latency * 1000), "<= %.0f ms" % (self.params["max_latency"] * 1000), "ComfyUI %s answers" % version)
         return True
 
-    def check_queue(self):
+    def check_queue(self) -> None:
         queue = self.client.queue()
         pending = len(queue.pending)
         self.metrics["queue_pending"] = pending
@@ -292,21 +302,23 @@ class InstanceHealth:
                 "queue", "pass", "%d pending, %d running" % (pending, len(queue.running)), "<= %d pending" % self.params["max_queue_pending"], "queue moves"
             )
 
-    def check_models(self):
+    def check_models(self) -> None:
         wanted = self.params["required_models"]
         if not wanted:
             self.add("models", "skip", message="no required_models given")
             return
-        missing, listed = [], {}
+        missing: list[str] = []
+        listed: dict[str, list[Any] | None] = {}
         for item in wanted:
             folder, _slash, name = item.partition("/")
             if folder not in listed:
                 listed[folder] = self.client.models(folder)
-            if listed[folder] is None or name not in listed[folder]:
+            files = listed[folder]
+            if files is None or name not in files:
                 missing.append(item)
         self._presence("models", wanted, missing, "visible", "the server does not see %s", "download the models", "every required model is visible")
 
-    def check_custom_nodes(self):
+    def check_custom_nodes(self) -> None:
         wanted = self.params["required_node_classes"]
         if not wanted:
             self.add("custom_nodes", "skip", message="no required_node_classes given")
@@ -322,7 +334,7 @@ class InstanceHealth:
             "every required node class is loaded",
         )
 
-    def _presence(self, check, wanted, missing, seen, fail_message, hint, pass_message):
+    def _presence(self, check: str, wanted: list[str], missing: list[str], seen: str, fail_message: str, hint: str, pass_message: str) -> None:
         """One check that every wanted item is there: fail naming the missing ones, or pass."""
         expected = "all %d %s" % (len(wanted), seen)
         if missing:
@@ -330,7 +342,7 @@ class InstanceHealth:
         else:
             self.add(check, "pass", "%d %s" % (len(wanted), seen), expected, pass_message)
 
-    def check_workflow(self):
+    def check_workflow(self) -> None:
         workflow = self.params.get("workflow")
         if workflow is None:
             workflow = json.loads(json.dumps(SMOKE_WORKFLOW))
@@ -392,7 +404,7 @@ class InstanceHealth:
             "smoke workflow ran in %.2f s, %d file(s)" % (seconds, len(files)),
         )
 
-    def check_gpu(self):
+    def check_gpu(self) -> None:
         facts = self.gpu_facts
         if facts is None or not facts["nvml_available"]:
             reason = facts["reason"] if facts else "no GPU facts"
@@ -418,7 +430,7 @@ class InstanceHealth:
                         "free VRAM (POST /free)",
                     )
 
-    def _judge_gpu(self, gpu):
+    def _judge_gpu(self, gpu: dict[str, Any]) -> None:
         floor = parse_size(self.params["min_vram_free"], "min_vram_free")
         self.metrics["vram_free"] = gpu["memory_free"]
         self.metrics["gpu_temperature"] = gpu["temperature"]
@@ -446,7 +458,7 @@ class InstanceHealth:
             "drain the host and reset or replace the GPU",
         )
 
-    def check_system(self):
+    def check_system(self) -> None:
         cores = os.cpu_count() or 1
         load = os.getloadavg()[0] / cores
         available = read_meminfo().get("MemAvailable", 0)
@@ -472,7 +484,7 @@ class InstanceHealth:
             "free memory or disk, or move load away",
         )
 
-    def check_redis(self):
+    def check_redis(self) -> None:
         target = self.params.get("redis")
         if not target:
             self.add("redis", "skip", message="no redis given")
@@ -491,11 +503,11 @@ class InstanceHealth:
             "pass" if ok else "fail",
             answer.decode("ascii", "replace").strip(),
             "+PONG",
-            "Redis at %s answers %s" % (target, answer[:20]),
+            "Redis at %s answers %s" % (target, answer[:20].decode("ascii", "replace").strip()),
             "check Redis (auth?)",
         )
 
-    def _ready(self, name, url):
+    def _ready(self, name: str, url: str | None) -> None:
         if not url:
             self.add(name, "skip", message="no %s url given" % name)
             return
@@ -506,22 +518,22 @@ class InstanceHealth:
             return
         self.add(name, "pass" if status == 200 else "fail", status, 200, "%s /-/ready answered %d" % (name, status), "look at %s's log" % name)
 
-    def check_prometheus(self):
+    def check_prometheus(self) -> None:
         self._ready("prometheus", self.params.get("prometheus_url"))
 
-    def check_alertmanager(self):
+    def check_alertmanager(self) -> None:
         self._ready("alertmanager", self.params.get("alertmanager_url"))
 
 
-def percentile(values, fraction):
+def percentile(values: list[float], fraction: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def read_history(path):
-    records = []
+def read_history(path: str) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
     try:
         with open(path, encoding="utf-8") as handle:
             for line in handle:
@@ -534,7 +546,7 @@ def read_history(path):
     return records
 
 
-def trend(records):
+def trend(records: list[dict[str, Any]]) -> dict[str, Any]:
     streak = 0
     for record in reversed(records):
         if record.get("state") != "failed":
@@ -550,7 +562,7 @@ def trend(records):
     }
 
 
-def metrics_text(instance, state, results, metrics, trend_info, now):
+def metrics_text(instance: str, state: str, results: list[dict[str, Any]], metrics: dict[str, Any], trend_info: dict[str, Any], now: float) -> str:
     labels = 'instance="%s"' % instance.replace('"', "")
     lines = [
         "# HELP comfyui_health_state Overall health state of a ComfyUI instance (1 for the current state).",
@@ -576,7 +588,17 @@ def metrics_text(instance, state, results, metrics, trend_info, now):
     return "\n".join(lines) + "\n"
 
 
-def run_health(instances, params, checks, history_dir=None, history_max=500, textfile_dir=None, gpu_facts=None, client_factory=None, read_only=False):
+def run_health(
+    instances: list[dict[str, Any]],
+    params: dict[str, Any],
+    checks: list[str],
+    history_dir: str | None = None,
+    history_max: int = 500,
+    textfile_dir: str | None = None,
+    gpu_facts: dict[str, Any] | None = None,
+    client_factory: Any = None,
+    read_only: bool = False,
+) -> dict[str, Any]:
     """Check every instance; return {"state", "instances": [...]} with each instance's checks and trend.
 
     With `read_only` (check mode) nothing is changed anywhere: the smoke workflow (which queues a prompt and
@@ -618,7 +640,7 @@ def run_health(instances, params, checks, history_dir=None, history_max=500, tex
         record = {"time": round(now, 3), "state": state, "api_latency": health.metrics.get("api_latency"), "restarts": health.metrics.get("restarts")}
         record["failed"] = [item["name"] for item in health.results if item["status"] == "fail"]
         kept = [*records, record]
-        if history_path and not read_only:
+        if history_path and history_dir and not read_only:
             os.makedirs(history_dir, exist_ok=True)
             append_bounded_lines(history_path, json.dumps(record, sort_keys=True), history_max)
             kept = kept[-history_max:]

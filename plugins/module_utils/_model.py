@@ -20,6 +20,7 @@ import os
 import shutil
 import time
 import urllib.parse
+from typing import Any
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils import _http as transport
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, check_name, inside
@@ -38,7 +39,7 @@ redact = transport.redact_url  # a URL safe for messages: no user info, no query
 FREE_MARGIN = 1024**3  # a download must leave this much free space beside it
 
 
-def sha256_file(path, offset_hash=None):
+def sha256_file(path: str, offset_hash: Any = None) -> Any:
     digest = offset_hash or hashlib.sha256()
     with open(path, "rb") as handle:
         while True:
@@ -52,8 +53,9 @@ def sha256_file(path, offset_hash=None):
 class DigestCache:
     """(size, mtime_ns, inode) -> sha256 for the files of one models directory."""
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.path = path
+        self.entries: dict[str, Any]
         try:
             with open(path, encoding="utf-8") as handle:
                 self.entries = json.load(handle)
@@ -62,24 +64,24 @@ class DigestCache:
         self.dirty = False
 
     @staticmethod
-    def key(stat):
+    def key(stat: os.stat_result) -> str:
         return "%d:%d:%d" % (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
-    def lookup(self, relative, stat):
+    def lookup(self, relative: str, stat: os.stat_result) -> str | None:
         entry = self.entries.get(relative)
         return entry["sha256"] if entry and entry.get("key") == self.key(stat) else None
 
-    def store(self, relative, stat, digest):
+    def store(self, relative: str, stat: os.stat_result, digest: str) -> None:
         self.entries[relative] = {"key": self.key(stat), "sha256": digest}
         self.dirty = True
 
-    def save(self):
+    def save(self) -> None:
         if self.dirty:
             atomic_write(self.path, json.dumps(self.entries, indent=1, sort_keys=True) + "\n")
             self.dirty = False
 
 
-def _open_source(url, headers, timeout, offset, redirects=5):
+def _open_source(url: str, headers: dict[str, str], timeout: float, offset: int, redirects: int = 5) -> tuple[Any, Any, int | None, bool]:
     """(response-like, total size or None, resumed) for http(s) URLs, following redirects."""
     for _hop in range(redirects + 1):
         try:
@@ -120,7 +122,7 @@ def _open_source(url, headers, timeout, offset, redirects=5):
     raise ModelError("%s: more than %d redirects" % (redact(url), redirects))
 
 
-def check_room(directory, needed, what):
+def check_room(directory: str, needed: int, what: str) -> None:
     """ModelError unless `needed` more bytes fit in `directory` with FREE_MARGIN to spare."""
     free = shutil.disk_usage(directory).free
     if needed is not None and needed + FREE_MARGIN > free:
@@ -129,7 +131,7 @@ def check_room(directory, needed, what):
         )
 
 
-def _download(url, partial, headers, timeout, size=None, what="model"):
+def _download(url: str, partial: str, headers: dict[str, str], timeout: float, size: int | None = None, what: str = "model") -> tuple[int, bool]:
     """Fill `partial` from `url`, resuming what is there; return (bytes fetched, resumed).
 
     Before a byte is written, the announced length is compared with the declared `size` and with the free space;
@@ -145,7 +147,7 @@ def _download(url, partial, headers, timeout, size=None, what="model"):
         raise
 
 
-def _fill_from_file(source, partial, offset, size, what):
+def _fill_from_file(source: str, partial: str, offset: int, size: int | None, what: str) -> tuple[int, bool]:
     """Copy a local file:// source into `partial` from `offset` on; (bytes copied, resumed)."""
     if not os.path.isfile(source):
         raise ModelError("%s does not exist" % source)
@@ -161,7 +163,7 @@ def _fill_from_file(source, partial, offset, size, what):
     return os.path.getsize(partial) - offset, offset > 0
 
 
-def _fill(url, partial, headers, timeout, size, what):
+def _fill(url: str, partial: str, headers: dict[str, str], timeout: float, size: int | None, what: str) -> tuple[int, bool]:
     offset = os.path.getsize(partial) if os.path.exists(partial) else 0
     parts = urllib.parse.urlsplit(url)
     if parts.scheme == "file":
@@ -207,7 +209,9 @@ def _fill(url, partial, headers, timeout, size, what):
     return fetched, resumed
 
 
-def _checked_request(models_dir, folder, name, sha256, size, timeout, require_sha256):
+def _checked_request(
+    models_dir: str, folder: str, name: str, sha256: str | None, size: int | None, timeout: float, require_sha256: bool
+) -> tuple[str, str | None]:
     """The destination inside `models_dir` and the digest in lower case; ModelError naming what is wrong."""
     try:
         check_name(folder, "folder", "model folder")
@@ -229,7 +233,18 @@ def _checked_request(models_dir, folder, name, sha256, size, timeout, require_sh
     return dest, sha256
 
 
-def ensure_model(models_dir, folder, name, url, sha256=None, size=None, headers=None, timeout=60.0, require_sha256=True, check_mode=False):
+def ensure_model(
+    models_dir: str,
+    folder: str,
+    name: str,
+    url: str,
+    sha256: str | None = None,
+    size: int | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    require_sha256: bool = True,
+    check_mode: bool = False,
+) -> dict[str, Any]:
     """Make `<models_dir>/<folder>/<name>` exist with this digest; return what was done."""
     dest, sha256 = _checked_request(models_dir, folder, name, sha256, size, timeout, require_sha256)
     relative = "%s/%s" % (folder, name)
@@ -299,7 +314,7 @@ def ensure_model(models_dir, folder, name, url, sha256=None, size=None, headers=
     return result
 
 
-def quarantine(models_dir, path, reason):
+def quarantine(models_dir: str, path: str, reason: str) -> str:
     """Move a bad file aside with a note of why; return its new path. One copy per model is kept: the
     newest bad one (an older quarantined copy of the same file is removed, so failures cannot fill the disk)."""
     folder = os.path.join(models_dir, QUARANTINE)
@@ -314,9 +329,10 @@ def quarantine(models_dir, path, reason):
     return target
 
 
-def update_manifest(models_dir, entry):
+def update_manifest(models_dir: str, entry: dict[str, Any]) -> dict[str, Any]:
     """Record one model (folder, name, size, sha256, source) in <models_dir>/manifest.json, atomically."""
     path = os.path.join(models_dir, MANIFEST_NAME)
+    manifest: dict[str, Any]
     try:
         with open(path, encoding="utf-8") as handle:
             manifest = json.load(handle)

@@ -22,6 +22,7 @@ The rollback target is read from the ``previous`` link, never guessed from modif
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime
 import errno
@@ -34,6 +35,8 @@ import shutil
 import socket
 import stat
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import (
     NAME_RE,
@@ -60,7 +63,7 @@ class ReleaseError(Exception):
     """A refused or impossible change; nothing was changed."""
 
 
-def check_id(value, option="id"):
+def check_id(value: Any, option: str = "id") -> str:
     """The release id unchanged, or ReleaseError naming `option` (one rule: _fsutil.check_name)."""
     try:
         return check_name(value, option, "release id")
@@ -71,7 +74,7 @@ def check_id(value, option="id"):
 _VERSION_RE = re.compile(r"""^__version__\s*=\s*["']([0-9A-Za-z.+-]{1,40})["']\s*$""", re.M)
 
 
-def read_comfyui_version(app_dir):
+def read_comfyui_version(app_dir: str) -> str | None:
     """The version a ComfyUI checkout declares in comfyui_version.py (what /system_stats will report), or None."""
     try:
         fd = open_nofollow(os.path.join(app_dir, "comfyui_version.py"), os.O_RDONLY, 0)
@@ -82,7 +85,7 @@ def read_comfyui_version(app_dir):
     return match.group(1) if match else None
 
 
-def process_start(pid):
+def process_start(pid: Any) -> int | None:
     """The start time of `pid` in clock ticks since boot (from /proc), or None when it does not run."""
     try:
         with open("/proc/%d/stat" % int(pid), encoding="ascii", errors="replace") as handle:
@@ -92,12 +95,12 @@ def process_start(pid):
         return None
 
 
-def now_iso():
+def now_iso() -> str:
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
 
 
 class Releases:
-    def __init__(self, base):
+    def __init__(self, base: str) -> None:
         self.base = os.path.abspath(base)
         self.releases_dir = os.path.join(self.base, "releases")
         self.current_link = os.path.join(self.base, "current")
@@ -105,7 +108,7 @@ class Releases:
         self.state_dir = os.path.join(self.base, "state")
 
     # -- reading ---------------------------------------------------------------------------
-    def _link_target(self, link):
+    def _link_target(self, link: str) -> str | None:
         try:
             target = os.readlink(link)
         except OSError:
@@ -115,30 +118,31 @@ class Releases:
             return None
         return release_id if os.path.isdir(os.path.join(self.releases_dir, release_id)) else None
 
-    def current(self):
+    def current(self) -> str | None:
         return self._link_target(self.current_link)
 
-    def previous(self):
+    def previous(self) -> str | None:
         return self._link_target(self.previous_link)
 
-    def path(self, release_id):
+    def path(self, release_id: str) -> str:
         return os.path.join(self.releases_dir, check_id(release_id))
 
-    def metadata(self, release_id):
+    def metadata(self, release_id: str) -> dict[str, Any]:
         try:
             with open(os.path.join(self.path(release_id), META), encoding="utf-8") as handle:
-                return json.load(handle)
+                meta: dict[str, Any] = json.load(handle)
+                return meta
         except (FileNotFoundError, ValueError):
             return {"id": release_id, "state": "building", "created": None}
 
-    def list(self):
+    def list(self) -> builtins.list[dict[str, Any]]:
         if not os.path.isdir(self.releases_dir):
             return []
         names = [name for name in os.listdir(self.releases_dir) if NAME_RE.match(name) and ".." not in name]
         items = [self.metadata(name) for name in names if os.path.isdir(self.path(name))]
         return sorted(items, key=lambda m: (m.get("created") or "", m["id"]))
 
-    def rollback_target(self, release_id=None):
+    def rollback_target(self, release_id: str | None = None) -> str | None:
         """The one rule for the release to go back to if `release_id` fails its gates (or for a plain rollback).
 
         The current release, when it is another one and it passed its gates; else the ``previous`` link. A release
@@ -149,12 +153,12 @@ class Releases:
             return current if release_id else self.previous()
         return self.previous()
 
-    def needs_switch(self, release_id):
+    def needs_switch(self, release_id: str) -> bool:
         """Whether `release_id` still has to be switched to and gated (not current, or current but not active)."""
         current = self.current()
         return current != release_id or self.metadata(current).get("state") != "active"
 
-    def deployed(self):
+    def deployed(self) -> dict[str, Any]:
         """{release, config_digest, time} of the last deploy that ended deployed or unchanged, or {}."""
         try:
             with open(os.path.join(self.state_dir, DEPLOYED), encoding="utf-8") as handle:
@@ -163,7 +167,7 @@ class Releases:
             return {}
         return record if isinstance(record, dict) else {}
 
-    def record_deployed(self, release_id, config_digest, check_mode=False):
+    def record_deployed(self, release_id: str, config_digest: str, check_mode: bool = False) -> dict[str, Any]:
         """Remember that `release_id` runs with the configuration `config_digest` (after a deploy's gates passed)."""
         record = {"release": check_id(release_id), "config_digest": str(config_digest), "time": now_iso()}
         if check_mode:
@@ -172,7 +176,7 @@ class Releases:
         atomic_write(os.path.join(self.state_dir, DEPLOYED), json.dumps(record, sort_keys=True) + "\n")
         return record
 
-    def noop_reason(self, release_id, config_digest):
+    def noop_reason(self, release_id: str, config_digest: str) -> str:
         """Why a deploy of `release_id` with configuration `config_digest` has work to do, or "" when it has none:
         the release is current and active (its gates passed) and the last successful deploy left this very
         configuration. Health is the caller's to confirm. An activating release always has work: its gates."""
@@ -189,7 +193,7 @@ class Releases:
             return "the configuration changed since the last deploy"
         return ""
 
-    def query(self, audit_lines=20):
+    def query(self, audit_lines: int = 20) -> dict[str, Any]:
         return {
             "current": self.current(),
             "previous": self.previous(),
@@ -198,7 +202,7 @@ class Releases:
             "audit": self.audit_tail(audit_lines),
         }
 
-    def query_for(self, release_id, audit_lines=20):
+    def query_for(self, release_id: str, audit_lines: int = 20) -> dict[str, Any]:
         """query(), and for a deploy of `release_id`: its metadata, the rollback target and whether to switch."""
         return dict(
             self.query(audit_lines),
@@ -209,7 +213,7 @@ class Releases:
 
     # -- changing ----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self):
+    def lock(self) -> Iterator[None]:
         """Hold the change lock. A lock left by a dead process is free again (flock dies with it)."""
         os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
         self.require_safe_tree()
@@ -239,7 +243,7 @@ class Releases:
         finally:
             handle.close()
 
-    def require_safe_tree(self):
+    def require_safe_tree(self) -> None:
         """As root, refuse to keep state in a tree the service user could plant links in."""
         if os.geteuid() != 0:
             return
@@ -252,10 +256,10 @@ class Releases:
                 )
 
     # -- the host-wide deploy lock ----------------------------------------------------------
-    def _deploy_lock_path(self):
+    def _deploy_lock_path(self) -> str:
         return os.path.join(self.state_dir, DEPLOY_LOCK)
 
-    def deploy_lock(self):
+    def deploy_lock(self) -> dict[str, Any] | None:
         """The holder of the deploy lock (a dict), or None."""
         try:
             fd = open_nofollow(self._deploy_lock_path(), os.O_RDONLY, 0)
@@ -269,7 +273,7 @@ class Releases:
         return holder if isinstance(holder, dict) else {"run_id": "?", "unreadable": True, "expires": 0}
 
     @staticmethod
-    def holder_alive(holder, now=None):
+    def holder_alive(holder: dict[str, Any], now: float | None = None) -> bool:
         """Whether the run holding the lock still runs: its pid checked when it runs on this host, else its lease."""
         if holder.get("controller_host") == socket.gethostname() and holder.get("pid"):
             started = process_start(holder["pid"])
@@ -277,7 +281,7 @@ class Releases:
         return (now or time.time()) < float(holder.get("expires") or 0)
 
     @staticmethod
-    def describe(holder):
+    def describe(holder: dict[str, Any]) -> str:
         return "run %s by %s@%s (pid %s, %s), started %s" % (
             holder.get("run_id"),
             holder.get("controller_user", "?"),
@@ -287,12 +291,12 @@ class Releases:
             holder.get("acquired", "?"),
         )
 
-    def check_deploy_lock(self, run, ttl=LOCK_TTL, check_mode=False):
+    def check_deploy_lock(self, run: dict[str, Any] | None, ttl: int = LOCK_TTL, check_mode: bool = False) -> None:
         """Refuse a change while another live run holds the deploy lock; the holding run's lease is renewed."""
         holder = self.deploy_lock()
         if not holder:
             return
-        mine = bool(run) and holder.get("run_id") == run.get("run_id")
+        mine = run is not None and bool(run) and holder.get("run_id") == run.get("run_id")
         if not mine and self.holder_alive(holder):
             raise ReleaseError(
                 "the deploy lock of %s is held by %s; nothing was changed. Wait for that run to end; if it is dead, "
@@ -301,7 +305,7 @@ class Releases:
         if mine and not check_mode:
             atomic_write(self._deploy_lock_path(), json.dumps(dict(holder, expires=time.time() + ttl), sort_keys=True) + "\n")
 
-    def acquire(self, run, ttl=LOCK_TTL, check_mode=False, dead_run=None):
+    def acquire(self, run: dict[str, Any], ttl: int = LOCK_TTL, check_mode: bool = False, dead_run: str | None = None) -> dict[str, Any] | None:
         """Take the deploy lock for `run` (its run_id, controller_host, controller_user, pid, ...).
 
         Returns the holder it replaced when that run was dead (recovered), else None. Held by a live other run:
@@ -327,7 +331,7 @@ class Releases:
                 self.audit(run, "recover lock", outcome="recovered the lock of dead %s" % self.describe(recovered))
         return recovered
 
-    def release_lock(self, run, force=False, check_mode=False):
+    def release_lock(self, run: dict[str, Any] | None, force: bool = False, check_mode: bool = False) -> bool:
         """Give the deploy lock back (only the holder, or anyone with `force`); True when one was removed."""
         holder = self.deploy_lock()
         if not holder:
@@ -340,7 +344,9 @@ class Releases:
         return True
 
     # -- the audit trail -------------------------------------------------------------------
-    def audit(self, run, action, from_release=None, to_release=None, outcome=None):
+    def audit(
+        self, run: dict[str, Any] | None, action: str, from_release: str | None = None, to_release: str | None = None, outcome: str | None = None
+    ) -> dict[str, Any]:
         """Append one JSON line to state/audit.log (O_APPEND, never truncated, never through a link)."""
         run = run or {}
         record = {
@@ -366,7 +372,7 @@ class Releases:
             os.close(fd)
         return record
 
-    def audit_tail(self, lines=20):
+    def audit_tail(self, lines: int = 20) -> builtins.list[dict[str, Any]]:
         """The newest `lines` records of the audit trail (a torn or foreign line is skipped)."""
         try:
             fd = open_nofollow(os.path.join(self.state_dir, AUDIT_LOG), os.O_RDONLY, 0)
@@ -386,14 +392,14 @@ class Releases:
                 records.append(item)
         return records
 
-    def write_metadata(self, release_id, **changes):
+    def write_metadata(self, release_id: str, **changes: Any) -> dict[str, Any]:
         meta = self.metadata(release_id)
         meta.update(changes)
         meta["id"] = release_id
         atomic_write(os.path.join(self.path(release_id), META), json.dumps(meta, indent=2, sort_keys=True) + "\n")
         return meta
 
-    def create(self, release_id, info, check_mode=False):
+    def create(self, release_id: str, info: dict[str, Any], check_mode: bool = False) -> tuple[bool, dict[str, Any]]:
         """Make releases/<id> with metadata state building; an existing one is left as it is."""
         check_id(release_id)
         if os.path.isdir(self.path(release_id)):
@@ -405,7 +411,7 @@ class Releases:
         os.makedirs(self.path(release_id), mode=0o755)
         return True, self.write_metadata(release_id, **meta)
 
-    def mark(self, release_id, state, info=None, check_mode=False):
+    def mark(self, release_id: str, state: str, info: dict[str, Any] | None = None, check_mode: bool = False) -> tuple[bool, dict[str, Any]]:
         if state not in STATES:
             raise ReleaseError("state %r: one of %s" % (state, ", ".join(STATES)))
         self._require(release_id)
@@ -423,13 +429,13 @@ class Releases:
             os.unlink(self.current_link)
         return True, self.write_metadata(release_id, **changes)
 
-    def _require(self, release_id):
+    def _require(self, release_id: str) -> None:
         check_id(release_id)
         if not os.path.isdir(self.path(release_id)):
             known = ", ".join(m["id"] for m in self.list()) or "none"
             raise ReleaseError("release %r does not exist (releases: %s)" % (release_id, known))
 
-    def _point(self, link, release_id):
+    def _point(self, link: str, release_id: str) -> None:
         """Point `link` at releases/<id> by renaming a fresh link over it (atomic)."""
         tmp = "%s.tmp-%d" % (link, os.getpid())
         if os.path.lexists(tmp):
@@ -442,7 +448,9 @@ class Releases:
         finally:
             os.close(dir_fd)
 
-    def activate(self, release_id, deployed_by=None, check_mode=False, force=False, pending=False):
+    def activate(
+        self, release_id: str, deployed_by: str | None = None, check_mode: bool = False, force: bool = False, pending: bool = False
+    ) -> tuple[bool, str | None]:
         """Switch current to `release_id`; the release it replaces becomes the rollback target.
 
         With `pending` the release is marked ``activating`` (gates still to pass); without it, ``active``.
@@ -482,7 +490,7 @@ class Releases:
             self.write_metadata(release_id, **record)
         return True, old
 
-    def rollback(self, to=None, mark_from="rolled_back", check_mode=False):
+    def rollback(self, to: str | None = None, mark_from: str = "rolled_back", check_mode: bool = False) -> tuple[bool, str | None, str | None]:
         """Make the previous release (or `to`) current again; the one rolled back from is marked."""
         old = self.current()
         target = check_id(to, "to") if to else self.previous()
@@ -510,7 +518,7 @@ class Releases:
         self.write_metadata(target, state="active", activated=now_iso())
         return True, old, target
 
-    def remove(self, release_id, check_mode=False):
+    def remove(self, release_id: str, check_mode: bool = False) -> bool:
         path = self.path(release_id)  # checked: one name under releases/, never '..', '' or absolute
         if os.path.islink(path):
             raise ReleaseError("releases/%s is a symbolic link, not a release: refusing to remove through it" % release_id)
@@ -522,7 +530,7 @@ class Releases:
             shutil.rmtree(path)
         return True
 
-    def clean(self, keep, check_mode=False):
+    def clean(self, keep: int, check_mode: bool = False) -> builtins.list[str]:
         """Remove releases beyond `keep`; never current or previous; unfinished ones go first, then the oldest."""
         if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= 1000:
             raise ReleaseError("keep: must be a number of releases from 1 to 1000, got %r" % (keep,))
@@ -541,7 +549,7 @@ class Releases:
             remaining -= 1
         return removed
 
-    def unused_venvs(self, removed=()):
+    def unused_venvs(self, removed: Any = ()) -> builtins.list[str]:
         """Virtual environments under venvs/ that no release (beyond `removed`) links to."""
         venvs_dir = os.path.join(self.base, "venvs")
         if not os.path.isdir(venvs_dir):
@@ -556,7 +564,7 @@ class Releases:
                 continue
         return sorted(name for name in os.listdir(venvs_dir) if name not in used and not os.path.islink(os.path.join(venvs_dir, name)))
 
-    def clean_venvs(self, removed=(), check_mode=False):
+    def clean_venvs(self, removed: Any = (), check_mode: bool = False) -> builtins.list[str]:
         """Remove the virtual environments no kept release uses (they are rebuilt from cache when needed again)."""
         names = self.unused_venvs(removed)
         if not check_mode:
@@ -571,7 +579,7 @@ RELEASE_MARK = "Part of the release id"
 _ARCHIVE_SUFFIX = re.compile(r"\.(tar\.gz|tgz|tar\.xz|tar\.bz2|tar|zip)$")
 
 
-def release_settings(argument_spec):
+def release_settings(argument_spec: dict[str, Any]) -> dict[str, Any]:
     """{option: default} of the role options whose description says they are part of the release id."""
     options = (argument_spec.get("argument_specs") or {}).get("main", {}).get("options", {})
     found = {}
@@ -583,7 +591,7 @@ def release_settings(argument_spec):
     return found
 
 
-def source_commit(source, ls_remote_lines):
+def source_commit(source: dict[str, Any], ls_remote_lines: list[str] | None) -> str:
     """The commit (12 hex digits) of a git source from `git ls-remote` lines (the peeled tag first); for an archive its
     checksum's first 12 digits; for a local directory 'local'."""
     kind = source.get("type", "git")
@@ -598,7 +606,7 @@ def source_commit(source, ls_remote_lines):
     return chosen[:12]
 
 
-def source_name(source):
+def source_name(source: dict[str, Any]) -> str:
     """The readable part of a release id: the ref, or an archive's file name (from its URL without secrets), or a
     local directory's name; characters outside [A-Za-z0-9._-] become '_'."""
     from ansible_collections.comfyops.comfyui.plugins.module_utils._http import redact_url  # pylint: disable=import-outside-toplevel
@@ -612,7 +620,7 @@ def source_name(source):
     return re.sub(r"[^A-Za-z0-9._-]", "_", str(name))[:64].lstrip("._-") or "release"
 
 
-def compute_release_id(source, ls_remote_lines, settings_by_host):
+def compute_release_id(source: dict[str, Any], ls_remote_lines: list[str] | None, settings_by_host: dict[str, Any]) -> str:
     """`<name>-<commit12>-<hash8>`: the same source and settings give the same id on every host and every run.
 
     `settings_by_host` is {host: {setting: value}} for every host of the group (not only those of a --limit), so
@@ -623,7 +631,7 @@ def compute_release_id(source, ls_remote_lines, settings_by_host):
     return check_id("%s-%s-%s" % (source_name(source), source_commit(source, ls_remote_lines), digest), "release id")
 
 
-def deploy_outcome(where, release_id, failed=False, check_mode=False):
+def deploy_outcome(where: dict[str, Any], release_id: str, failed: bool = False, check_mode: bool = False) -> str:
     """One host's outcome in a deploy run, from a query result (see the deploy_outcome filter)."""
     where = where or {}
     if where.get("unreachable"):

@@ -11,16 +11,21 @@ POST /prompt with it. The error types and shapes are ComfyUI's, as recorded in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
-def combo_options(spec: list) -> list | None:
+def combo_options(spec: list[Any]) -> list[Any] | None:
     """The allowed values of a list input, in either of ComfyUI's two spellings."""
     if spec and isinstance(spec[0], list):
-        return spec[0]
+        return list(spec[0])
     if spec and spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], dict):
-        return spec[1].get("options", [])
+        return list(spec[1].get("options", []))
     return None
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def is_link(value: Any) -> bool:
@@ -36,15 +41,15 @@ def _types_match(received: str, expected: str) -> bool:
 class Validator:
     """``info(class_type)`` returns a node's definition (an /object_info entry) or None."""
 
-    def __init__(self, info):
+    def __init__(self, info: Callable[[str], Any]) -> None:
         self.info = info
 
-    def validate_prompt(self, prompt: Any) -> tuple[bool, dict | None, list[str], dict]:
+    def validate_prompt(self, prompt: Any) -> tuple[bool, dict[str, Any] | None, list[str], dict[str, Any]]:
         """Return (valid, error, outputs_to_execute, node_errors) as ComfyUI's validate_prompt."""
         if not isinstance(prompt, dict):
             return False, make_error("invalid_prompt", "Invalid prompt", "The prompt must be a JSON object"), [], {}
         outputs = []
-        infos: dict[str, dict] = {}
+        infos: dict[str, dict[str, Any]] = {}
         for node_id, node in prompt.items():
             info, error = self._node_info(node_id, node)
             if error is not None:
@@ -55,8 +60,9 @@ class Validator:
         if not outputs:
             return False, make_error("prompt_no_outputs", "Prompt has no outputs", ""), [], {}
 
-        validated: dict[str, tuple[bool, list]] = {}
-        good, failed = [], []
+        validated: dict[str, tuple[bool, list[Any]]] = {}
+        good: list[tuple[str, list[Any]]] = []
+        failed: list[tuple[str, list[Any]]] = []
         for output in outputs:
             # dependencies first, without recursion: a chain of thousands of nodes is validated like a short one
             for node_id in self._post_order(prompt, output):
@@ -65,7 +71,7 @@ class Validator:
             ok, errors = validated[output]
             (good if ok else failed).append((output, errors))
 
-        node_errors: dict[str, dict] = {}
+        node_errors: dict[str, dict[str, Any]] = {}
         for node_id, (ok, errors) in validated.items():
             if not ok and errors:
                 node_errors[node_id] = {"errors": errors, "dependent_outputs": [], "class_type": prompt[node_id]["class_type"]}
@@ -78,7 +84,7 @@ class Validator:
             return False, make_error("prompt_outputs_failed_validation", "Prompt outputs failed validation", details), [], node_errors
         return True, None, [output for output, _errors in good], node_errors
 
-    def _node_info(self, node_id: str, node: Any) -> tuple[dict, dict | None]:
+    def _node_info(self, node_id: str, node: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The node class's info, or ComfyUI's invalid_prompt error for a node it cannot even look at."""
         where = f"Node ID '#{node_id}'"
         if not isinstance(node, dict) or "class_type" not in node:
@@ -92,12 +98,12 @@ class Validator:
         return info, None
 
     @staticmethod
-    def _links(prompt: dict, node_id: str) -> list[str]:
+    def _links(prompt: dict[str, Any], node_id: str) -> list[str]:
         inputs = prompt[node_id].get("inputs") or {}
         return [str(value[0]) for value in inputs.values() if is_link(value) and len(value) == 2 and str(value[0]) in prompt]
 
-    def _upstream(self, prompt: dict, node_id: str) -> set:
-        seen: set = set()
+    def _upstream(self, prompt: dict[str, Any], node_id: str) -> set[Any]:
+        seen: set[Any] = set()
         stack = [node_id] if node_id in prompt else []
         while stack:
             current = stack.pop()
@@ -107,7 +113,7 @@ class Validator:
             stack.extend(self._links(prompt, current))
         return seen
 
-    def _post_order(self, prompt: dict, root: str) -> list[str]:
+    def _post_order(self, prompt: dict[str, Any], root: str) -> list[str]:
         """The nodes `root` depends on, each after its own inputs (a cycle is cut where it closes)."""
         order: list[str] = []
         state: dict[str, int] = {}  # 1: on the path, 2: done
@@ -125,17 +131,18 @@ class Validator:
             stack.extend((source, False) for source in reversed(self._links(prompt, node_id)) if not state.get(source))
         return order
 
-    def _validate_node(self, prompt: dict, infos: dict, node_id: str, validated: dict) -> tuple[bool, list]:
+    def _validate_node(self, prompt: dict[str, Any], infos: dict[str, Any], node_id: str, validated: dict[str, Any]) -> tuple[bool, list[Any]]:
         """One node, its linked inputs already validated (see _post_order); the result is kept in `validated`."""
         if node_id in validated:
-            return validated[node_id]
+            known: tuple[bool, list[Any]] = validated[node_id]
+            return known
         validated[node_id] = (True, [])  # a node on a cycle sees itself as valid, as ComfyUI does
         info = infos[node_id]
         inputs = prompt[node_id].get("inputs", {}) or {}
-        declared = info.get("input") if isinstance(info.get("input"), dict) else {}
-        required = declared.get("required") if isinstance(declared.get("required"), dict) else {}
-        optional = declared.get("optional") if isinstance(declared.get("optional"), dict) else {}
-        errors: list[dict] = []
+        declared = _as_dict(info.get("input"))
+        required = _as_dict(declared.get("required"))
+        optional = _as_dict(declared.get("optional"))
+        errors: list[dict[str, Any]] = []
         valid = True
         for name in list(required) + [o for o in optional if o in inputs]:
             spec = required.get(name) or optional.get(name)
@@ -212,7 +219,7 @@ class Validator:
         return valid, errors
 
 
-def _convert(name: str, value: Any, spec: list) -> tuple[Any, dict | None]:
+def _convert(name: str, value: Any, spec: list[Any]) -> tuple[Any, dict[str, Any] | None]:
     kind = spec[0]
     converters = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
     if kind not in converters:
@@ -230,7 +237,7 @@ def _convert(name: str, value: Any, spec: list) -> tuple[Any, dict | None]:
         }
 
 
-def _check_range(name: str, value: Any, spec: list) -> dict | None:
+def _check_range(name: str, value: Any, spec: list[Any]) -> dict[str, Any] | None:
     options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
@@ -252,5 +259,5 @@ def _check_range(name: str, value: Any, spec: list) -> dict | None:
     return None
 
 
-def make_error(kind: str, message: str, details: str) -> dict:
+def make_error(kind: str, message: str, details: str) -> dict[str, Any]:
     return {"type": kind, "message": message, "details": details, "extra_info": {}}
