@@ -202,3 +202,39 @@ def test_a_rerun_is_a_noop_until_an_instance_stops_or_the_configuration_changes(
     changed = playbook(site, "deploy.yml", comfyui_deploy_stop_timeout=31)  # a setting outside the release id
     assert changed.returncode == 0 and "work to do: the configuration changed since the last deploy" in changed.stdout
     assert "Lock | take the deploy lock" in changed.stdout
+
+
+def _node_repo(root: Path, name: str, requirements: str) -> dict[str, str]:
+    """A custom node pack as a git repository with one commit; its entry for comfyui_deploy_custom_nodes."""
+    node = root / "nodes" / name
+    node.mkdir(parents=True)
+    (node / "__init__.py").write_text("NODE_CLASS_MAPPINGS = {}\n")
+    (node / "requirements.txt").write_text(requirements)
+    git = ["git", "-C", str(node), "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", name]):
+        subprocess.run([*git, *args], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    return {"name": name, "repo": str(node), "version": commit}
+
+
+def test_a_node_pack_pinning_an_older_torch_fails_the_build_before_the_switch(site, first_deploy):
+    """The torch stand-in with a CUDA label is what the extra packages install; a node pack pins an older one (local
+    wheels, no index): the deploy fails naming node, package, wanted and held version; nothing is switched."""
+    wheels = site["root"] / "torch-wheels"
+    cuda_torch = make_wheel(wheels, "torch", "2.5.1+cu124")
+    make_wheel(wheels, "torch", "1.0.0")
+    rel = releases(site)
+    before = rel.current()
+    node = _node_repo(site["root"], "old-torch-pack", "torch==1.0.0\n")
+    run = playbook(
+        site,
+        "deploy.yml",
+        comfyui_deploy_custom_nodes=[node],
+        comfyui_deploy_extra_packages=[str(cuda_torch)],
+        comfyui_deploy_pip_find_links=[str(wheels)],
+    )
+    assert run.returncode != 0
+    assert "custom node 'old-torch-pack' wants torch==1.0.0, but torch 2.5.1+cu124 is held" in run.stdout, run.stdout[-4000:]
+    assert "Nothing was switched; current is still %s" % before in run.stdout
+    assert rel.current() == before and get(site, "/system_stats")["system"]["comfyui_version"] == "0.8.1"
+    assert not [m for m in rel.list() if m["state"] == "building"], "the unfinished release was removed"
