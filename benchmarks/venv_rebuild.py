@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A warm venv rebuild, pip against uv, through the collection's own builder (module_utils/_venv.py).
 
 The same real wheel set for both: ComfyUI 0.8.0's requirements that do not need torchvision/torchaudio, with
@@ -52,7 +51,7 @@ TORCH_WHEELS = "/opt/wheels"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--wheelhouse", default=os.path.expanduser("~/.cache/comfyops-bench/wheels"))
     args = parser.parse_args()

@@ -20,6 +20,7 @@ is ever marked complete or linked by a release.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import atomic_write, check_name, inside
@@ -251,18 +253,55 @@ def _same_device(a: str, b: str) -> bool:
         return False
 
 
-def choose_installer(wanted: str, uv: str, extra_args: list[str]) -> tuple[str, str]:
-    """("uv", path) or ("pip", ""), and why not uv when `wanted` is auto. pip options are pip's: with them, pip."""
-    found = uv if uv and os.access(uv, os.X_OK) else shutil.which(uv or "uv") or ""
+def find_uv(uv: str) -> str:
+    """The uv executable: `uv` when it is one, else uv (or the name `uv`) on PATH; "" when there is none."""
+    return uv if uv and os.access(uv, os.X_OK) else shutil.which(uv or "uv") or ""
+
+
+def bootstrap_uv(base: str, spec: VenvSpec, package: str, check_mode: bool = False) -> tuple[str, str]:
+    """(uv, "") from <base>/tools/uv-<key>, a small venv made once with pip from the spec's own indexes (a mirror,
+    credentials and no_index honoured); ("", why) when it cannot be made, so the build goes on with pip."""
+    document = json.dumps([package, spec.python_version, spec.index_url, spec.extra_index_urls, spec.find_links, spec.no_index])
+    tools = os.path.join(base, "tools")
+    venv = os.path.join(tools, "uv-" + hashlib.sha256(document.encode()).hexdigest()[:KEY_LENGTH])
+    uv = os.path.join(venv, "bin", "uv")
+    if os.path.isfile(os.path.join(venv, COMPLETE)) and os.access(uv, os.X_OK):
+        return uv, ""
+    if check_mode:
+        return "", "uv would be installed first (%s)" % package
+    os.makedirs(tools, mode=0o755, exist_ok=True)
+    cache_dir = os.path.join(base, "pkgcache")
+    os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+    if os.path.lexists(venv):
+        shutil.rmtree(venv)
+    try:
+        _run([spec.python, "-m", "venv", venv], "create uv's own venv with %s" % spec.python)
+        _write_pip_conf(venv, spec)
+        Installer("pip", venv, dataclasses.replace(spec, extra_args=[]), cache_dir).install([package], "install %s" % package)
+        if not os.access(uv, os.X_OK):
+            raise VenvError("%s installed no bin/uv" % package)
+        atomic_write(os.path.join(venv, COMPLETE), json.dumps({"package": package}) + "\n")
+    except VenvError as exc:
+        shutil.rmtree(venv, ignore_errors=True)
+        return "", str(exc)
+    return uv, ""
+
+
+def choose_installer(wanted: str, uv: str, extra_args: list[str], bootstrap: Callable[[], tuple[str, str]] | None = None) -> tuple[str, str, str]:
+    """("uv", path, "") or ("pip", "", why not uv). auto: uv when found (or installed by `bootstrap`) and there are no
+    pip options (they are pip's); uv: uv or a clear failure; pip: pip."""
     if wanted == "pip":
-        return "pip", ""
+        return "pip", "", "installer=pip"
+    if wanted == "auto" and extra_args:
+        return "pip", "", "pip options given (extra_args), which uv does not take"
+    found, why = find_uv(uv), "uv is not on this host"
+    if not found and bootstrap is not None:
+        found, why = bootstrap()
+    if found:
+        return "uv", found, ""
     if wanted == "uv":
-        if not found:
-            raise VenvError("installer: uv is not on this host (%s): install it (gpu_host does) or use installer=pip" % (uv or "uv on PATH"))
-        return "uv", found
-    if found and not extra_args:
-        return "uv", found
-    return "pip", ""
+        raise VenvError("installer: uv is not on this host (%s) and could not be installed: %s" % (uv or "uv on PATH", why))
+    return "pip", "", why
 
 
 # -- the build -----------------------------------------------------------------------------------------------
@@ -279,6 +318,12 @@ def pip_conf(spec: VenvSpec) -> str:
     if spec.no_index:
         lines.append("no-index = true")
     return "\n".join(lines) + "\n"
+
+
+def _write_pip_conf(venv: str, spec: VenvSpec) -> None:
+    fd = os.open(os.path.join(venv, "pip.conf"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:  # the indexes may hold credentials: root only, never on a command line
+        handle.write(pip_conf(spec))
 
 
 def _requirement_args(spec: VenvSpec, requirements: list[Requirements], held: str = "") -> list[str]:
@@ -308,16 +353,20 @@ def _explain(installer: Installer, spec: VenvSpec, held: dict[str, str], error: 
     return VenvError("%s. %s" % ("; ".join(sentences), advice))
 
 
-def build(base: str, spec: VenvSpec, installer_name: str = "auto", uv: str = "", check_mode: bool = False) -> dict[str, object]:
-    """Make venvs/<key> complete (or say it is); return key, path, changed, installer, held, freeze."""
+def build(base: str, spec: VenvSpec, installer_name: str = "auto", uv: str = "", check_mode: bool = False, uv_package: str = "") -> dict[str, object]:
+    """Make venvs/<key> complete (or say it is); return key, path, changed, installer, held, freeze (and, when pip
+    builds it although uv was allowed, why in installer_note). With `uv_package`, a missing uv is installed first."""
     key = spec.key()
     venvs = os.path.join(base, "venvs")
     venv = os.path.join(venvs, check_name(key, "key"))
     result: dict[str, object] = {"key": key, "path": venv, "changed": False}
     if os.path.isfile(os.path.join(venv, COMPLETE)):
         return dict(result, **_recorded(venv))
-    name, uv_path = choose_installer(installer_name, uv, spec.extra_args)
+    bootstrap = (lambda: bootstrap_uv(base, spec, uv_package, check_mode)) if uv_package else None
+    name, uv_path, why = choose_installer(installer_name, uv, spec.extra_args, bootstrap)
     result.update(changed=True, installer=name)
+    if why and installer_name != "pip":
+        result["installer_note"] = why
     if check_mode:
         return result
     cache_dir = os.path.join(base, "pkgcache")
@@ -335,9 +384,7 @@ def build(base: str, spec: VenvSpec, installer_name: str = "auto", uv: str = "",
 
 def _build(venv: str, spec: VenvSpec, installer: Installer) -> dict[str, object]:
     _run([spec.python, "-m", "venv", venv], "create the venv with %s" % spec.python)
-    fd = os.open(os.path.join(venv, "pip.conf"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as handle:  # the indexes may hold credentials: root only, never on a command line
-        handle.write(pip_conf(spec))
+    _write_pip_conf(venv, spec)
     comfyui = spec.requirements[:1]
     installer.install(_requirement_args(spec, comfyui), "install ComfyUI's requirements")
     names = spec.held_names()

@@ -75,17 +75,17 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-noop: {description: Whether the deploy has nothing to do on this host., returned: always, type: bool}
-noop_reason: {description: Why it has (or that it has not)., returned: always, type: str}
-health: {description: The instances' worst state when they were checked (only when all else matched)., returned: always, type: str}
-current: {description: The current release., returned: always, type: str}
-previous: {description: The previous release., returned: always, type: str}
-releases: {description: Every release with its metadata., returned: always, type: list, elements: dict}
-release: {description: The metadata of O(id)., returned: always, type: dict}
-rollback_target: {description: Where a failure of O(id) would go back to., returned: always, type: str}
-needs_switch: {description: Whether O(id) still has to be switched to and gated., returned: always, type: bool}
-deploy_lock: {description: The deploy lock's holder, if any., returned: always, type: dict}
-audit: {description: The newest lines of the audit trail., returned: always, type: list, elements: dict}
+noop: {description: "Whether the deploy has nothing to do on this host.", returned: always, type: bool}
+noop_reason: {description: "Why it has (or that it has not).", returned: always, type: str}
+health: {description: "The instances' worst state when they were checked (only when all else matched).", returned: always, type: str}
+current: {description: "The current release.", returned: always, type: str}
+previous: {description: "The previous release.", returned: always, type: str}
+releases: {description: "Every release with its metadata.", returned: always, type: list, elements: dict}
+release: {description: "The metadata of O(id).", returned: always, type: dict}
+rollback_target: {description: "Where a failure of O(id) would go back to.", returned: always, type: str}
+needs_switch: {description: "Whether O(id) still has to be switched to and gated.", returned: always, type: bool}
+deploy_lock: {description: "The deploy lock's holder, if any.", returned: always, type: dict}
+audit: {description: "The newest lines of the audit trail.", returned: always, type: list, elements: dict}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -89,6 +89,14 @@ options:
     description: The uv executable; empty looks for V(uv) on C(PATH).
     type: str
     default: ""
+  uv_package:
+    description:
+      - When uv is allowed (O(installer=auto) or V(uv)) but not found, this pip requirement (such as V(uv==0.13.9)) is
+        installed first into C(<base>/tools/uv-<key>) with pip, from the same indexes (a mirror, credentials, O(no_index)
+        and O(find_links) honoured), and that uv builds the venv. When it cannot be installed, O(installer=auto)
+        builds with pip and says why in RV(installer_note). Empty installs nothing.
+    type: str
+    default: ""
 extends_documentation_fragment:
   - comfyops.comfyui.attributes
 """
@@ -110,6 +118,10 @@ RETURN = r"""
 key: {description: The venv's key (a digest of what decides its content)., returned: always, type: str, sample: 3f1c0de29a7b4e51}
 path: {description: The venv., returned: always, type: str}
 installer: {description: "V(uv) or V(pip): what built it (or would, in check mode).", returned: when known, type: str}
+installer_note:
+  description: Why pip built it although uv was allowed (uv missing and not installable, pip options).
+  returned: when pip built it instead of uv
+  type: str
 held: {description: "The held packages and their versions ({name: version}).", returned: when built or recorded, type: dict}
 freeze: {description: "Every installed distribution as C(name==version).", returned: when built or recorded, type: list, elements: str}
 """
@@ -136,13 +148,14 @@ def main():
             "protected": {"type": "list", "elements": "str", "default": []},
             "installer": {"type": "str", "choices": ["auto", "uv", "pip"], "default": "auto"},
             "uv": {"type": "str", "default": ""},
+            "uv_package": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
     p = module.params
     try:
         spec = read_spec(p)
-        result = build(p["base"], spec, p["installer"], p["uv"], module.check_mode)
+        result = build(p["base"], spec, p["installer"], p["uv"], module.check_mode, uv_package=p["uv_package"])
     except (VenvError, PathError) as exc:
         module.fail_json(msg="comfyui_venv: %s" % exc)
     except OSError as exc:

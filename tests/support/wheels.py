@@ -12,8 +12,9 @@ import zipfile
 from pathlib import Path
 
 
-def make_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
-    """Write <folder>/<name>-<version>-py3-none-any.whl (pure Python, module `name` with VERSION) and return it."""
+def make_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = (), scripts: dict[str, str] | None = None) -> Path:
+    """Write <folder>/<name>-<version>-py3-none-any.whl (pure Python, module `name` with VERSION, and `scripts`
+    installed into the venv's bin/) and return it."""
     folder.mkdir(parents=True, exist_ok=True)
     module = name.replace("-", "_")
     dist = "%s-%s.dist-info" % (module, version)
@@ -24,6 +25,8 @@ def make_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] 
         "%s/METADATA" % dist: metadata.encode(),
         "%s/WHEEL" % dist: b"Wheel-Version: 1.0\nGenerator: comfyops-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
+    for script, text in (scripts or {}).items():
+        files["%s-%s.data/scripts/%s" % (module, version, script)] = text.encode()
     record = []
     for path, data in files.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
@@ -33,5 +36,7 @@ def make_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] 
     wheel = folder / ("%s-%s-py3-none-any.whl" % (module, version))
     with zipfile.ZipFile(wheel, "w") as archive:
         for path, data in files.items():
-            archive.writestr(path, data)
+            info = zipfile.ZipInfo(path)
+            info.external_attr = (0o100755 if ".data/scripts/" in path else 0o100644) << 16  # a regular file; pip keeps a script's x bit
+            archive.writestr(info, data)
     return wheel

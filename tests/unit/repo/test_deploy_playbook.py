@@ -37,6 +37,7 @@ NOT_RELEASE = {
     "comfyui_deploy_keep_releases": "retention",
     "comfyui_deploy_installer": "how the venv is built; its content is decided by the key's settings",
     "comfyui_deploy_uv": "how the venv is built",
+    "comfyui_deploy_uv_package": "how the venv is built (uv installed first when missing)",
 }
 
 

@@ -129,26 +129,37 @@ def test_index_credentials_never_reach_an_error(tmp_path, wheelhouse):
 
 def test_installer_choice(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert _venv.choose_installer("auto", "", []) == ("pip", "")
+    assert _venv.choose_installer("auto", "", []) == ("pip", "", "uv is not on this host")
+    assert _venv.choose_installer("pip", "", []) == ("pip", "", "installer=pip")
     with pytest.raises(_venv.VenvError, match="uv is not on this host"):
         _venv.choose_installer("uv", "", [])
+    assert _venv.choose_installer("auto", "", [], lambda: ("/opt/uv", "")) == ("uv", "/opt/uv", "")  # installed first
+    assert _venv.choose_installer("auto", "", [], lambda: ("", "no index")) == ("pip", "", "no index")
     if os.access(UV, os.X_OK):
-        assert _venv.choose_installer("auto", UV, []) == ("uv", UV)
-        assert _venv.choose_installer("auto", UV, ["--no-binary", ":all:"]) == ("pip", "")  # pip's options: pip
+        assert _venv.choose_installer("auto", UV, []) == ("uv", UV, "")
+        assert _venv.choose_installer("auto", UV, ["--no-binary", ":all:"])[:2] == ("pip", "")  # pip's options: pip
     shutil.rmtree(tmp_path)
 
 
-def test_read_spec_reads_comfyuis_and_each_nodes_requirements_from_the_checkout(tmp_path):
-    app = tmp_path / "app"
-    (app / "custom_nodes" / "With-Reqs").mkdir(parents=True)
-    (app / "custom_nodes" / "No-Reqs").mkdir()
-    (app / "requirements.txt").write_text("torch\n")
-    (app / "custom_nodes" / "With-Reqs" / "requirements.txt").write_text("goodhelper\n")
-    params = {"app": str(app), "custom_nodes": ["With-Reqs", "No-Reqs"], "python": sys.executable, "extra_args": "--retries 2", "extra_packages": ["requests"]}
-    spec = _venv.read_spec(params)
-    assert [(r.source, r.text) for r in spec.requirements] == [("comfyui", "torch\n"), ("With-Reqs", "goodhelper\n")]
-    assert spec.python_version == sys.version and spec.extra_args == ["--retries", "2"] and spec.extra_packages == ["requests"]
-    with pytest.raises(Exception, match=r"custom_nodes\[\]"):
-        _venv.read_spec(dict(params, custom_nodes=["../../etc"]))
-    with pytest.raises(_venv.VenvError, match=r"app: .*requirements.txt does not exist"):
-        _venv.read_spec(dict(params, app=str(tmp_path / "nothing")))
+@pytest.mark.skipif(not os.access(UV, os.X_OK), reason="uv is in requirements/dev.txt")
+def test_a_missing_uv_is_installed_first_from_the_same_indexes_or_pip_builds_and_says_why(tmp_path, wheelhouse, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no uv on PATH (the builder runs everything by full path)
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    # "uv" from the wheelhouse: its bin/uv hands over to the real uv, so the venv is built by what was installed
+    make_wheel(wheelhouse, "uv", "0.13.9", scripts={"uv": '#!/bin/sh\nexec %s "$@"\n' % UV})
+    make_wheel(wheelhouse, "uvstub", "1.0")  # not uv: installs no bin/uv
+    spec = spec_for(tmp_path, wheelhouse)
+    built = _venv.build(str(tmp_path / "a"), spec, "auto", "", uv_package="uv==0.13.9")
+    assert built["installer"] == "uv" and "installer_note" not in built
+    (tools,) = (tmp_path / "a" / "tools").iterdir()
+    assert (tools / ".comfyops-complete").is_file() and oct((tools / "pip.conf").stat().st_mode & 0o777) == "0o600"
+    again = _venv.build(str(tmp_path / "b"), spec, "auto", "", uv_package="uv==0.13.9")  # another base: its own tools
+    assert again["installer"] == "uv"
+    stub = _venv.build(str(tmp_path / "c"), spec, "auto", "", uv_package="uvstub==1.0")
+    assert stub["installer"] == "pip" and "installed no bin/uv" in stub["installer_note"]
+    assert list((tmp_path / "c" / "tools").iterdir()) == [], "the failed tools venv was removed"
+    missing = _venv.build(str(tmp_path / "d"), spec, "auto", "", uv_package="uv==9.9.9")  # not in the wheelhouse, no index
+    assert missing["installer"] == "pip" and "uv==9.9.9" in missing["installer_note"]
+    with pytest.raises(_venv.VenvError, match="could not be installed"):
+        _venv.build(str(tmp_path / "e"), spec, "uv", "", uv_package="uv==9.9.9")
