@@ -278,3 +278,38 @@ def test_a_torch_probe_that_prints_garbage_is_a_clear_failure(tmp_path):
     ctx = _checks.HostContext(dict(_checks.DEFAULTS, torch_python=str(fake)))
     (item,) = _checks.check_torch_cuda(ctx)
     assert item.status == "fail" and "not the probe's JSON" in item.message
+
+
+def test_deploy_preflight_reports_every_problem_at_once_and_never_an_environment_value():
+    from ansible_collections.comfyops.comfyui.plugins.filter.deploy_preflight import deploy_preflight
+
+    good = {
+        "release_id": "v0.8.0-abc-123",
+        "source": {"type": "git", "url": "https://x/ComfyUI.git", "ref": "v0.8.0"},
+        "instances": [{"name": "gpu0", "port": 8188}, {"name": "gpu1", "port": 8189}],
+        "listen": "127.0.0.1",
+        "allow_public_listen": False,
+        "environment": {"HF_TOKEN": "s3cr3t-env"},
+        "require_sha256": True,
+        "tier": "production",
+        "models": [{"name": "m", "sha256": "a" * 64}],
+    }
+    assert deploy_preflight(good) == []
+    bad = dict(
+        good,
+        release_id="../x",
+        source={"type": "archive", "url": "https://deployer:s3cr3t-url@x/a.tgz"},
+        instances=[{"name": "GPU 0", "port": 8188, "listen": "0.0.0.0"}, {"name": "GPU 0", "port": 8188, "environment": {"BAD\nNAME": "s3cr3t-env"}}],
+        require_sha256=False,
+        models=[{"name": "m"}],
+    )
+    problems = deploy_preflight(bad)
+    text = "; ".join(problems)
+    assert "bad release id" in text and "archive url and checksum" in text
+    assert "need unique lower-case names and unique ports" in text and "names are 1-64 of a-z" in text
+    assert "0.0.0.0 is not loopback" in text and "comfyui_deploy_allow_public_listen" in text
+    assert "instance GPU 0: " in text and "which comfyui_deploy_tier 'production' refuses" in text
+    assert "s3cr3t-env" not in text and "s3cr3t-url" not in text  # the old asserts printed both
+    assert deploy_preflight(dict(good, models=[{"name": "nodigest"}])) == ["models without sha256: nodigest"]
+    assert deploy_preflight(dict(good, require_sha256=False, tier="staging", models=[{"name": "nodigest"}])) == []
+    assert deploy_preflight(dict(good, listen="0.0.0.0", allow_public_listen=True)) == []
