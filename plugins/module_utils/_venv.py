@@ -275,8 +275,7 @@ def bootstrap_uv(base: str, spec: VenvSpec, package: str, check_mode: bool = Fal
     if os.path.lexists(venv):
         shutil.rmtree(venv)
     try:
-        _run([spec.python, "-m", "venv", venv], "create uv's own venv with %s" % spec.python)
-        _write_pip_conf(venv, spec)
+        _new_venv(venv, spec, "create uv's own venv")
         Installer("pip", venv, dataclasses.replace(spec, extra_args=[]), cache_dir).install([package], "install %s" % package)
         if not os.access(uv, os.X_OK):
             raise VenvError("%s installed no bin/uv" % package)
@@ -320,7 +319,9 @@ def pip_conf(spec: VenvSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_pip_conf(venv: str, spec: VenvSpec) -> None:
+def _new_venv(venv: str, spec: VenvSpec, what: str) -> None:
+    """A new venv made with the spec's Python, with its own pip.conf (the spec's indexes)."""
+    _run([spec.python, "-m", "venv", venv], "%s with %s" % (what, spec.python))
     fd = os.open(os.path.join(venv, "pip.conf"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as handle:  # the indexes may hold credentials: root only, never on a command line
         handle.write(pip_conf(spec))
@@ -383,8 +384,7 @@ def build(base: str, spec: VenvSpec, installer_name: str = "auto", uv: str = "",
 
 
 def _build(venv: str, spec: VenvSpec, installer: Installer) -> dict[str, object]:
-    _run([spec.python, "-m", "venv", venv], "create the venv with %s" % spec.python)
-    _write_pip_conf(venv, spec)
+    _new_venv(venv, spec, "create the venv")
     comfyui = spec.requirements[:1]
     installer.install(_requirement_args(spec, comfyui), "install ComfyUI's requirements")
     names = spec.held_names()

@@ -63,7 +63,7 @@ options:
     elements: str
     default: []
   find_links:
-    description: Local wheel directories or pages of links.
+    description: Local wheel directories or pages of links (may hold credentials).
     type: list
     elements: str
     default: []
@@ -142,7 +142,7 @@ def main():
             "constraints": {"type": "path"},
             "index_url": {"type": "str", "no_log": True},
             "extra_index_urls": {"type": "list", "elements": "str", "default": [], "no_log": True},
-            "find_links": {"type": "list", "elements": "str", "default": []},
+            "find_links": {"type": "list", "elements": "str", "default": [], "no_log": True},
             "no_index": {"type": "bool", "default": False},
             "extra_args": {"type": "str", "default": ""},
             "protected": {"type": "list", "elements": "str", "default": []},

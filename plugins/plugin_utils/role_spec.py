@@ -12,13 +12,18 @@ import os
 import yaml
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import release_settings
 
-SPEC = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "comfyui_deploy", "meta", "argument_specs.yml")
+ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
 
 
-@functools.lru_cache(maxsize=1)
-def deploy_spec():
-    with open(SPEC, encoding="utf-8") as handle:
+@functools.lru_cache(maxsize=4)
+def role_spec(role):
+    """The argument spec of one of the collection's roles (meta/argument_specs.yml), read once."""
+    with open(os.path.join(ROLES, role, "meta", "argument_specs.yml"), encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+def deploy_spec():
+    return role_spec("comfyui_deploy")
 
 
 def deploy_release_settings():
@@ -47,13 +52,6 @@ def release_source(hosts, hostvars):
 # the host must not let anyone test guesses of them; a secret alone changes nothing that runs).
 NOT_CONFIG = ("comfyui_deploy_deployed_by", "comfyui_deploy_release_id", "comfyui_deploy_model_auth_header", "gpu_host_prepare")
 CODE_DIRS = (("roles", "comfyui_deploy"), ("roles", "gpu_host"), ("plugins",))
-GPU_HOST_SPEC = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "gpu_host", "meta", "argument_specs.yml")
-
-
-@functools.lru_cache(maxsize=1)
-def gpu_host_spec():
-    with open(GPU_HOST_SPEC, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,7 +77,7 @@ def config_digest(hostvars, host):
     """The digest of everything that decides how `host` is deployed and prepared: every option of the argument
     specs of comfyui_deploy and gpu_host (the host's value or the default) but NOT_CONFIG, and the code that
     renders them. Same digest, same host."""
-    options = dict(gpu_host_spec()["argument_specs"]["main"]["options"], **deploy_spec()["argument_specs"]["main"]["options"])
+    options = dict(role_spec("gpu_host")["argument_specs"]["main"]["options"], **deploy_spec()["argument_specs"]["main"]["options"])
     values = {key: host_setting(hostvars, host, key, spec.get("default")) for key, spec in options.items() if key not in NOT_CONFIG}
     document = json.dumps({"options": values, "code": code_digest()}, sort_keys=True, default=str)
     return hashlib.sha256(document.encode()).hexdigest()[:32]

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import Releases
 from loopback import free_port
-from test_deploy_standalone import simulator_archive
+from test_deploy_standalone import server_pid, simulator_archive
 from wheels import make_wheel
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,10 +119,6 @@ def failure(run):
     """What a failed run says: its fatal and failed lines, then its end."""
     lines = (run.stdout if isinstance(run.stdout, str) else "").splitlines()
     return "\n".join([line[:600] for line in lines if "fatal:" in line or "failed:" in line] + lines[-30:])
-
-
-def server_pid(site):
-    return int((site["root"] / "srv" / "run" / "default.pid").read_text())
 
 
 def wait_for(predicate, timeout, what):

@@ -42,21 +42,26 @@ def simulator_archive(root: Path) -> tuple[Path, Path]:
     return www, tarball
 
 
+def node_repo(root: Path, name: str, requirements: str, init: str = "NODE_CLASS_MAPPINGS = {}\n") -> dict[str, str]:
+    """A custom node pack as a git repository with one commit; its entry for comfyui_deploy_custom_nodes."""
+    node = root / "nodes" / name
+    node.mkdir(parents=True)
+    (node / "__init__.py").write_text(init)
+    (node / "requirements.txt").write_text(requirements)
+    git = ["git", "-C", str(node), "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", name]):
+        subprocess.run([*git, *args], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    return {"name": name, "repo": str(node), "version": commit}
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """A demo root with the simulator's archive served on 127.0.0.1; every instance stopped at the end."""
     root = tmp_path_factory.mktemp("archive-deploy")
     www, tarball = simulator_archive(root)
     wheel = make_wheel(root / "wheels", "comfyops-testdep", "0.1")
-    node = root / "nodes" / "comfyops-probe"
-    node.mkdir(parents=True)
-    (node / "__init__.py").write_text(PROBE_NODE)
-    (node / "requirements.txt").write_text(str(wheel) + "\n")
-    git = ["git", "-C", str(node), "-c", "user.name=t", "-c", "user.email=t@localhost"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "probe node"], check=True)
-    node_commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    node = node_repo(root, "comfyops-probe", str(wheel) + "\n", init=PROBE_NODE)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -65,7 +70,7 @@ def site(tmp_path_factory):
         "url": "http://127.0.0.1:%d/%s" % (server.server_address[1], tarball.name),
         "sha256": hashlib.sha256(tarball.read_bytes()).hexdigest(),
         "port": free_port(),
-        "node": {"name": "comfyops-probe", "repo": str(node), "version": node_commit},
+        "node": node,
     }
     yield info
     if (root / "srv" / "bin" / "comfyuictl").exists():
@@ -175,7 +180,7 @@ def test_production_refuses_models_without_digests(site, first_deploy):
     assert (rel.current(), [m["id"] for m in rel.list()]) == before, "nothing changed"
 
 
-def _server_pid(site):
+def server_pid(site):
     return int((site["root"] / "srv" / "run" / "default.pid").read_text())
 
 
@@ -185,36 +190,23 @@ def _audit_lines(site):
 
 def test_a_rerun_is_a_noop_until_an_instance_stops_or_the_configuration_changes(site, first_deploy):
     assert playbook(site, "deploy.yml").returncode == 0  # the archive's release, whatever ran before this test
-    pid, audit = _server_pid(site), _audit_lines(site)
+    pid, audit = server_pid(site), _audit_lines(site)
     noop = playbook(site, "deploy.yml")
     assert noop.returncode == 0, noop.stdout[-4000:]
     assert "Lock | take the deploy lock" not in noop.stdout  # the rest of the role was not even included
     assert re.search(r"Configure \| limits of the service user\] \**\nskipping", noop.stdout)  # nor the host prepared again
     assert "no-op: %s is active, healthy and configured as asked" % releases(site).current() in noop.stdout
-    assert _server_pid(site) == pid and _audit_lines(site) == audit  # nothing restarted, nothing recorded
+    assert server_pid(site) == pid and _audit_lines(site) == audit  # nothing restarted, nothing recorded
     os.kill(pid, 15)  # the instance dies: the next run is no no-op, it starts it again
     deadline = time.monotonic() + 60
     while Path("/proc/%d" % pid).exists() and time.monotonic() < deadline:
         time.sleep(0.05)  # polls for the process to be gone, bounded
     again = playbook(site, "deploy.yml")
     assert again.returncode == 0 and "Lock | take the deploy lock" in again.stdout and "work to do: default is failed (service, api)" in again.stdout
-    assert get(site, "/system_stats")["system"]["comfyui_version"] == "0.8.1" and _server_pid(site) != pid
+    assert get(site, "/system_stats")["system"]["comfyui_version"] == "0.8.1" and server_pid(site) != pid
     changed = playbook(site, "deploy.yml", comfyui_deploy_stop_timeout=31)  # a setting outside the release id
     assert changed.returncode == 0 and "work to do: the configuration changed since the last deploy" in changed.stdout
     assert "Lock | take the deploy lock" in changed.stdout
-
-
-def _node_repo(root: Path, name: str, requirements: str) -> dict[str, str]:
-    """A custom node pack as a git repository with one commit; its entry for comfyui_deploy_custom_nodes."""
-    node = root / "nodes" / name
-    node.mkdir(parents=True)
-    (node / "__init__.py").write_text("NODE_CLASS_MAPPINGS = {}\n")
-    (node / "requirements.txt").write_text(requirements)
-    git = ["git", "-C", str(node), "-c", "user.name=t", "-c", "user.email=t@localhost"]
-    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", name]):
-        subprocess.run([*git, *args], check=True)
-    commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
-    return {"name": name, "repo": str(node), "version": commit}
 
 
 def test_a_node_pack_pinning_an_older_torch_fails_the_build_before_the_switch(site, first_deploy):
@@ -225,7 +217,7 @@ def test_a_node_pack_pinning_an_older_torch_fails_the_build_before_the_switch(si
     make_wheel(wheels, "torch", "1.0.0")
     rel = releases(site)
     before = rel.current()
-    node = _node_repo(site["root"], "old-torch-pack", "torch==1.0.0\n")
+    node = node_repo(site["root"], "old-torch-pack", "torch==1.0.0\n")
     run = playbook(
         site,
         "deploy.yml",
