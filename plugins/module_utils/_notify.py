@@ -210,6 +210,32 @@ class Channel:
         return [s for s in found if s and s != "/"]
 
 
+# The channel settings as an Ansible argument spec: the module's `channels` suboptions. No defaults here: the
+# callback takes the same mappings, and parse_channel applies one set of rules and defaults to both.
+CHANNEL_OPTIONS: dict[str, dict[str, Any]] = {
+    "type": {"type": "str", "required": True, "choices": list(CHANNEL_TYPES)},
+    "url": {"type": "str"},
+    "urls": {"type": "list", "elements": "str"},
+    "format": {"type": "str", "choices": list(WEBHOOK_FORMATS)},
+    "headers": {"type": "dict", "no_log": True},
+    "min_severity": {"type": "str", "choices": list(SEVERITIES)},
+    "timeout": {"type": "float"},
+    "validate_certs": {"type": "bool"},
+    "repeat_interval": {"type": "float"},
+    "rate_limit": {"type": "int"},
+    "rate_window": {"type": "float"},
+    "to": {"type": "list", "elements": "str"},
+    "from": {"type": "str"},
+    "smtp_host": {"type": "str"},
+    "smtp_port": {"type": "int"},
+    "tls": {"type": "str", "choices": list(TLS_MODES)},
+    "username": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
+    "subject": {"type": "str"},
+    "body": {"type": "str"},
+}
+
+
 def _text(value: Any, where: str, default: str = "") -> str:
     if value is None:
         return default
@@ -269,7 +295,7 @@ def parse_channel(raw: Any, where: str) -> Channel:
         "type": kind,
         "min_severity": minimum,
         "timeout": _number(raw.get("timeout"), where + ".timeout", 5.0, 0.1),
-        "validate_certs": bool(raw.get("validate_certs", True)),
+        "validate_certs": raw.get("validate_certs") is not False,
         "repeat_interval": _number(raw.get("repeat_interval"), where + ".repeat_interval", 3600.0, 0),
         "rate_limit": int(_number(raw.get("rate_limit"), where + ".rate_limit", 20, 1)),
         "rate_window": _number(raw.get("rate_window"), where + ".rate_window", 300.0, 1),
@@ -292,6 +318,12 @@ def parse_channel(raw: Any, where: str) -> Channel:
     if fmt not in WEBHOOK_FORMATS:
         raise NotifyError("%s.format: must be one of %s, got %r" % (where, ", ".join(WEBHOOK_FORMATS), fmt))
     return Channel(urls=tuple(str(u).rstrip("/") if kind == "alertmanager" else str(u) for u in urls), format=fmt, **common)
+
+
+def parse_channels(raw: Any, where: str = "channels") -> list[Channel]:
+    if not isinstance(raw, list):
+        raise NotifyError("%s: expected a list of channels, got %s" % (where, type(raw).__name__))
+    return [parse_channel(item, "%s[%d]" % (where, index)) for index, item in enumerate(raw)]
 
 
 def _email_channel(raw: dict[str, Any], where: str, common: dict[str, Any]) -> Channel:
