@@ -154,7 +154,7 @@ def test_an_undeliverable_alert_is_spooled_with_a_warning_and_sent_by_the_next_c
     [
         (
             {"name": "X", "channels": [{"type": "email", "to": ["a@b"]}]},
-            "comfyui_alert: channels[0].smtp_host: an email channel needs the SMTP server's host name",
+            "channels[0].smtp_host: an email channel needs the SMTP server's host name",
         ),
         ({"name": "X", "labels": {"a-b": 1}, "channels": [{"type": "webhook", "url": "http://127.0.0.1:1"}]}, "labels key 'a-b'"),
         ({"name": "X", "channels": [{"type": "webhook", "url": "gopher://127.0.0.1/s3cr3tp4th"}]}, "the scheme must be one of http, https"),
