@@ -77,7 +77,7 @@ ansible-lint: venv
 	$(BIN)/ansible-lint --profile production --offline
 
 unit: venv
-	@tests/testbed/ensure-packages.sh redis-server:redis-server
+	@tests/testbed/ensure-packages.sh redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 # The safety tests run the server as `nobody` from a venv of Debian's /usr/bin/python3 (pyenv's lives under /root).
@@ -87,7 +87,7 @@ gpu-test: venv
 
 system: venv
 	@/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || tests/testbed/ensure-packages.sh no-such-command:python3-venv
-	@tests/testbed/ensure-packages.sh runuser:util-linux
+	@tests/testbed/ensure-packages.sh runuser:util-linux prometheus-alertmanager:prometheus-alertmanager
 	$(BIN)/python -m pytest tests/system $(PYTEST_ARGS)
 
 # ansible-test must run from inside an ansible_collections/<ns>/<name> tree:

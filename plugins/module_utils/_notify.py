@@ -594,8 +594,18 @@ class Notifier:
 
     # -- state, under one lock ---------------------------------------------------------------
     @contextlib.contextmanager
-    def locked(self) -> Iterator[dict[str, Any]]:
-        """The state, read under an exclusive flock; written back atomically when the block ends."""
+    def locked(self, readonly: bool = False) -> Iterator[dict[str, Any]]:
+        """The state, read under an exclusive flock; written back atomically when the block ends. `readonly`
+        (check mode) creates nothing and writes nothing: a state not there yet reads as empty."""
+        if readonly:
+            path = os.path.join(self.state_dir, STATE_FILE)
+            try:
+                with open(path, encoding="utf-8") as source:
+                    state = json.load(source)
+            except (OSError, ValueError):
+                state = {}
+            yield state if isinstance(state, dict) else {}
+            return
         for path in (self.state_dir, self.spool_dir):
             os.makedirs(path, mode=0o700, exist_ok=True)
         try:
@@ -728,7 +738,7 @@ class Notifier:
         deadline = started + self.budget
         outcomes: list[Outcome] = []
         jobs: list[Job] = []
-        with self.locked() as state:
+        with self.locked(readonly=check_mode) as state:
             scratch = json.loads(json.dumps(state)) if check_mode else state
             if not check_mode:
                 jobs += self.claim_spool(by_id)

@@ -102,7 +102,7 @@ def test_check_mode_sends_nothing_and_says_what_it_would_send(tmp_path, rx):
     args = {"name": "HostFailed", "labels": {"host": "h1"}, "state_dir": str(tmp_path / "s"), "channels": [{"type": "webhook", "url": rx.url}]}
     out = run_module(tmp_path, "comfyops.comfyui.comfyui_alert", args, check=True)
     assert out["changed"] is True and [o["status"] for o in out["outcomes"]] == ["would_send"]
-    assert rx.requests == [] and not (tmp_path / "s" / "state.json").exists()
+    assert rx.requests == [] and not (tmp_path / "s").exists()  # nothing written, not even the directory
 
 
 def test_the_default_state_directory_works_for_a_user_that_gives_none(tmp_path, rx):
