@@ -117,6 +117,7 @@ build: venv
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/installed $(BIN)/python tests/build/check_installed.py $(CURDIR)/build/installed
 
 molecule: venv
+	@tests/testbed/ensure-packages.sh prometheus-alertmanager:prometheus-alertmanager
 	tests/testbed/base-image.sh >/dev/null
 	@if [ -n "$(SCENARIO)" ]; then \
 	  $(BIN)/molecule test -s $(SCENARIO); \

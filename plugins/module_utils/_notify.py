@@ -26,7 +26,8 @@ flock(2) lock and replaced atomically, so concurrent senders lose no update.
 
 Nothing is lost: an alert that could not be delivered within the budget goes to a spool directory (one JSON file
 each, mode 0600, no channel settings in it: only the channel's id) and is sent first on the next call that has
-that channel. Every alert and its outcome is one line of a JSON-lines log bounded to ``max_log_lines``.
+that channel. Every alert and its outcome is one line of a JSON-lines log (``alerts.log``, appended; past
+``max_log_bytes`` it becomes ``alerts.log.1`` and a new one starts, so at most twice that is kept).
 
 Secrets (SMTP password, header values, the whole URL of a webhook) never appear in an outcome, an error, the log or
 the spool: channels are shown by ``describe()`` and stored by ``id``.
@@ -55,7 +56,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, append_bounded_lines, atomic_write, open_nofollow
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, open_nofollow
 from ansible_collections.comfyops.comfyui.plugins.module_utils._http import TransportError, UrlError, parse_url, redact, redact_url, request
 
 SEVERITIES = ("info", "warning", "critical")
@@ -528,7 +529,7 @@ def send_email(channel: Channel, message: email.message.EmailMessage, timeout: f
         if refused:
             raise Permanent("recipients refused: %s" % ", ".join(sorted(refused)))
     except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
+        codes = [answer[0] for answer in exc.recipients.values()]
         raise (Transient if all(400 <= c < 500 for c in codes) else Permanent)("recipients refused: %s" % exc.recipients) from None
     except smtplib.SMTPResponseException as exc:
         reply = "SMTP %d %s" % (exc.smtp_code, exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error)
@@ -576,7 +577,7 @@ class Notifier:
         self,
         state_dir: str | None = None,
         budget: float = 10.0,
-        max_log_lines: int = 10000,
+        max_log_bytes: int = 4 * 1024 * 1024,
         retry_base: float = 0.2,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -586,7 +587,7 @@ class Notifier:
         self.spool_dir = os.path.join(self.state_dir, SPOOL_DIR)
         self.log_path = os.path.join(self.state_dir, LOG_FILE)
         self.budget = budget
-        self.max_log_lines = max_log_lines
+        self.max_log_bytes = max_log_bytes
         self.retry_base = retry_base
         self.clock = clock
         self.sleep = sleep
@@ -632,10 +633,29 @@ class Notifier:
                 atomic_write(path, after + "\n", 0o600)
 
     def log(self, outcomes: list[Outcome]) -> None:
-        """Append outcomes to the JSON-lines log (called under the lock)."""
+        """Append outcomes to the JSON-lines log in one write (called under the lock); rotate it past its bound."""
+        if not outcomes:
+            return
         now = iso(self.clock())
-        for outcome in outcomes:
-            append_bounded_lines(self.log_path, json.dumps(dict(outcome.to_dict(), time=now), sort_keys=True), self.max_log_lines, 0o600)
+        text = "".join(json.dumps(dict(o.to_dict(), time=now), sort_keys=True) + "\n" for o in outcomes)
+        try:
+            fd = open_nofollow(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except PathError as exc:
+            raise NotifyError(str(exc)) from None
+        try:
+            os.write(fd, text.encode("utf-8"))
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if size > self.max_log_bytes:
+            os.replace(self.log_path, self.log_path + ".1")
+
+    @staticmethod
+    def prune(state: dict[str, Any], now: float, keep: float = 30 * 86400) -> None:
+        """Forget dedup entries not seen for `keep` seconds (longer than any sane repeat interval)."""
+        for seen in state.get("dedup", {}).values():
+            for fingerprint in [f for f, e in seen.items() if now - float(e.get("sent", 0)) > keep]:
+                del seen[fingerprint]
 
     # -- deciding ------------------------------------------------------------------------------
     def decide(self, state: dict[str, Any], target: Target, alert: Alert, now: float) -> tuple[str, Suppressed]:
@@ -741,6 +761,7 @@ class Notifier:
         with self.locked(readonly=check_mode) as state:
             scratch = json.loads(json.dumps(state)) if check_mode else state
             if not check_mode:
+                self.prune(state, started)
                 jobs += self.claim_spool(by_id)
             for alert in alerts:
                 for target in targets:

@@ -78,7 +78,7 @@ class HttpReceiver:
                     self.send_response(200)
                     self.send_header("Content-Length", "100")
                     self.end_headers()
-                    for _ in range(100):
+                    for _byte in range(100):
                         if receiver.closing.wait(0.5):
                             return
                         self.wfile.write(b".")

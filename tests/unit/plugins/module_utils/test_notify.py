@@ -179,7 +179,7 @@ def test_100_identical_alerts_are_one_message_until_the_repeat_window_then_a_cou
     clock = Clock()
     notifier = Notifier(str(tmp_path), clock=clock, sleep=clock.sleep)
     channel = hook(rx.url, repeat_interval=600)
-    statuses = [notifier.send([alert()], [channel])[0].status for _ in range(100)]
+    statuses = [notifier.send([alert()], [channel])[0].status for _attempt in range(100)]
     assert statuses.count("delivered") == 1 and statuses.count("suppressed") == 99
     assert len(rx.requests) == 1
     clock.now += 601
@@ -363,3 +363,24 @@ def test_state_that_is_not_json_is_set_aside_not_fatal(tmp_path, receiver):
 def test_the_default_state_directory_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     assert _notify.default_state_dir() == str(tmp_path / "comfyops" / "alerts")
+
+
+def test_the_log_is_bounded_by_one_rotation(tmp_path, receiver):
+    rx = receiver()
+    notifier = Notifier(str(tmp_path), max_log_bytes=2000)
+    for i in range(40):
+        notifier.send([alert(host="h%02d" % i)], [hook(rx.url, rate_limit=100)])
+    sizes = [p.stat().st_size for p in tmp_path.glob("alerts.log*")]
+    assert len(sizes) == 2 and sum(sizes) <= 2 * 2000 + 600  # one line past the bound at most
+    assert json.loads(Path(notifier.log_path).read_text().splitlines()[-1])["alert"] == "ComfyUIRolledBack"
+
+
+def test_dedup_entries_not_seen_for_30_days_are_forgotten(tmp_path, receiver):
+    rx = receiver()
+    clock = Clock()
+    notifier = Notifier(str(tmp_path), clock=clock, sleep=clock.sleep)
+    notifier.send([alert(host="old")], [hook(rx.url, repeat_interval=60)])
+    clock.now += 31 * 86400
+    notifier.send([alert(host="new")], [hook(rx.url, repeat_interval=60)])
+    [seen] = json.loads((tmp_path / "state.json").read_text())["dedup"].values()
+    assert [entry["name"] for entry in seen.values()] == ["ComfyUIRolledBack"] and len(seen) == 1
