@@ -14,8 +14,10 @@ import tempfile
 from typing import Any
 
 
-def atomic_write(path: str, data: str | bytes, mode: int = 0o644) -> bool:
-    """Replace `path` with `data` (bytes or str) atomically; return True when the content changed."""
+def atomic_write(path: str, data: str | bytes, mode: int = 0o644, sync: bool = True) -> bool:
+    """Replace `path` with `data` (bytes or str) atomically; return True when the content changed. Without `sync`
+    the data is not forced to disk first: a crash may then leave the old file or an empty one, never a torn one
+    (for state that is cheap to lose, such as dedup counters, written on every call)."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     try:
@@ -30,13 +32,16 @@ def atomic_write(path: str, data: str | bytes, mode: int = 0o644) -> bool:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    if not sync:
+        return True
     dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

@@ -623,14 +623,14 @@ class Notifier:
                     state = {}
             except FileNotFoundError:
                 state = {}
-            except ValueError:
+            except ValueError:  # torn or empty (a crash before the data reached the disk)
                 os.replace(path, path + ".corrupt")  # kept for a person to read; a fresh state starts
                 state = {}
             before = json.dumps(state, sort_keys=True)
             yield state
             after = json.dumps(state, sort_keys=True)
             if after != before:
-                atomic_write(path, after + "\n", 0o600)
+                atomic_write(path, after + "\n", 0o600, sync=False)  # dedup counters: cheap to lose, written every call
 
     def log(self, outcomes: list[Outcome]) -> None:
         """Append outcomes to the JSON-lines log in one write (called under the lock); rotate it past its bound."""
