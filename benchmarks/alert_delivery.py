@@ -31,7 +31,7 @@ from receivers import Alertmanager, HttpReceiver, SmtpServer  # noqa: E402
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def call_to_receipt(work: Path, runs: int) -> dict[str, list[float]]:
