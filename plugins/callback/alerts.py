@@ -20,7 +20,9 @@ description:
   - Configured by the variables C(comfyui_alert_channels), C(comfyui_alert_state_dir) and C(comfyui_alert_budget)
     (read from the first host of the first play, so put them in C(group_vars/all) or extra vars; values from Ansible
     Vault work), or by the options below in C(ansible.cfg) or the environment (what an AWX credential injects).
-    The variables win. With no channels it does nothing and says nothing.
+    The variables win. With neither, and hosts in the inventory group C(monitoring) (the monitoring stack), it sends to
+    their Alertmanagers (C(http://<ansible_host>:<monitoring_stack_alertmanager_port, 9093>)); with no channels at all
+    it does nothing and says nothing.
   - In check mode it sends nothing and prints what it would send.
   - Needs no TTY and no file on the controller beyond its state directory, so it works the same under AWX.
 requirements:
@@ -114,7 +116,7 @@ class CallbackModule(CallbackBase):
         channels = wanted.get("comfyui_alert_channels")
         if channels is None:
             text = self.get_option("channels") or ""
-            channels = yaml.safe_load(text) if text.strip() else []
+            channels = yaml.safe_load(text) if text.strip() else self.monitoring_default(play)
         try:
             parsed = parse_channels(json.loads(json.dumps(channels, default=str)), "comfyui_alert_channels")
         except (NotifyError, ValueError) as exc:
@@ -125,6 +127,25 @@ class CallbackModule(CallbackBase):
             wanted.get("comfyui_alert_state_dir") or self.get_option("state_dir"),
             float(wanted.get("comfyui_alert_budget") or self.get_option("budget")),
         )
+
+    @staticmethod
+    def monitoring_default(play):
+        """With no channels given: the Alertmanagers of the inventory's `monitoring` group (the monitoring stack), if any."""
+        manager = play.get_variable_manager()
+        inventory = getattr(manager, "_inventory", None)
+        if inventory is None or "monitoring" not in inventory.groups:
+            return []
+        urls = []
+        try:
+            for host in inventory.get_hosts("monitoring"):
+                variables = manager.get_vars(play=play, host=host, include_hostvars=False)
+                templar = Templar(loader=getattr(manager, "_loader", None), variables=variables)
+                address = templar.template(variables.get("ansible_host", host.get_name()))
+                port = templar.template(variables.get("monitoring_stack_alertmanager_port", 9093))
+                urls.append("http://%s:%s" % ("[%s]" % address if ":" in str(address) else address, port))
+        except Exception as exc:  # as above: said, never fatal
+            return [{"type": "alertmanager", "url": "invalid: the monitoring group's address does not template (%s)" % _clean(exc, [])}]
+        return [{"type": "alertmanager", "urls": urls}] if urls else []
 
     # The stats decide who failed (a failure that a block rescued is not counted there); these keep the message.
     def v2_runner_on_failed(self, result, ignore_errors=False):

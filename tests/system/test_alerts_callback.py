@@ -177,3 +177,47 @@ def test_through_a_real_alertmanager_with_the_host_and_release_labels(bed):
         assert sorted(held) == ["ComfyOpsHostFailed", "ComfyOpsHostUnreachable", "ComfyUIRolledBack"]
     finally:
         manager.close()
+
+
+def test_the_monitoring_groups_alertmanager_is_the_default(bed):
+    manager = Alertmanager(bed["tmp"], bed["rx"].url + "/am")
+    try:
+        inventory = json.loads(bed["inventory"].read_text())
+        inventory["all"]["children"] = {
+            "monitoring": {"hosts": {"mon": {"ansible_connection": "local", "ansible_host": "127.0.0.1", "monitoring_stack_alertmanager_port": manager.port}}}
+        }
+        bed["inventory"].write_text(json.dumps(inventory))
+        out = run(bed, extra={"comfyui_alert_state_dir": str(bed["state"])})
+        assert "delivered via alertmanager http://127.0.0.1:%d" % manager.port in out.stdout
+        assert sorted(a["labels"]["alertname"] for a in manager.alerts()) == ["ComfyOpsHostFailed", "ComfyOpsHostUnreachable", "ComfyUIRolledBack"]
+    finally:
+        manager.close()
+
+
+def validate(bed, env_more=None, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMFYOPS_ALERT")}
+    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"), ANSIBLE_NOCOLOR="1", **(env_more or {}))
+    settings = {"comfyui_alert_channels": channels(bed), "comfyui_alert_state_dir": str(bed["state"]), "comfyui_validate_report_dir": str(bed["tmp"] / "r")}
+    cmd = [
+        str(BIN / "ansible-playbook"),
+        "-i",
+        str(REPO / "inventories" / "demo"),
+        str(REPO / "playbooks" / "validate.yml"),
+        "-e",
+        json.dumps({**settings, **extra}),
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=300, cwd=str(bed["tmp"]))
+
+
+def test_validate_yml_sends_a_failed_host_through_the_callback(bed):
+    out = validate(bed, gpu_host_min_cpu_cores=4096)
+    assert out.returncode != 0
+    [got] = bed["rx"].wait_for(1)
+    assert (got["json"]["alert"]["name"], got["json"]["alert"]["labels"]) == ("ComfyOpsHostFailed", {"host": "localhost", "playbook": "validate.yml"})
+    assert "cpu" in got["json"]["alert"]["description"].lower()
+
+
+def test_alerting_asked_for_without_the_callback_enabled_stops_the_run_first(bed):
+    out = validate(bed, env_more={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.timer"})  # another callback, not ours
+    assert out.returncode != 0 and "callbacks_enabled = comfyops.comfyui.alerts" in out.stdout
+    assert "Run the gpu_host role's preflight" not in out.stdout  # it stopped before the work
