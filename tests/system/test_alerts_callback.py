@@ -83,7 +83,8 @@ def run(bed, fail=True, extra=None, env_more=None, args=()):
     book = bed["tmp"] / "deploy.yml"
     write_play(book, fail)
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMFYOPS_ALERT")}
-    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"), ANSIBLE_NOCOLOR="1", **(env_more or {}))
+    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"), ANSIBLE_NOCOLOR="1")
+    env.update(env_more or {})
     cmd = [str(BIN / "ansible-playbook"), "-i", str(bed["inventory"]), str(book), "-e", json.dumps({"fail": fail, **(extra or {})}), *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=180, cwd=str(bed["tmp"]))
 
@@ -221,3 +222,14 @@ def test_alerting_asked_for_without_the_callback_enabled_stops_the_run_first(bed
     out = validate(bed, env_more={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.timer"})  # another callback, not ours
     assert out.returncode != 0 and "callbacks_enabled = comfyops.comfyui.alerts" in out.stdout
     assert "Run the gpu_host role's preflight" not in out.stdout  # it stopped before the work
+
+
+def test_configured_in_ansible_cfg(bed):
+    config = bed["tmp"] / "ansible.cfg"
+    config.write_text(
+        (REPO / "ansible.cfg").read_text().replace("./build/collections", str(REPO / "build" / "collections"))
+        + "\n[callback_comfyops_alerts]\nchannels = %s\nstate_dir = %s\n" % (json.dumps(channels(bed)), bed["state"])
+    )
+    out = run(bed, env_more={"ANSIBLE_CONFIG": str(config)})
+    assert out.stdout.count(": delivered via webhook") == 3
+    assert len(bed["rx"].wait_for(3)) == 3 and (bed["state"] / "alerts.log").is_file()
