@@ -173,7 +173,9 @@ class CallbackModule(CallbackBase):
             counts = stats.summarize(host)
             labels = {"host": host, "playbook": self.playbook}
             if host in rolled_back:
-                now_on = (audit.get(host) or {}).get("to_release") or "its previous release"
+                # the host's last audit record is its unlock: outcome "rolled back to <release>"
+                outcome = str((audit.get(host) or {}).get("outcome") or "")
+                now_on = outcome[len("rolled back to ") :] if outcome.startswith("rolled back to ") else "its previous release"
                 firing.append(
                     Alert.make(
                         "ComfyUIRolledBack",

@@ -42,7 +42,11 @@ def write_play(path: Path, fail: bool) -> None:
                 {
                     "name": "Summary",
                     "ansible.builtin.set_fact": {
-                        "comfyops_deploy_summary": {"release": "r2", "rolled_back": ["canary"] if fail else [], "audit": {"canary": {"to_release": "r1"}}}
+                        "comfyops_deploy_summary": {
+                            "release": "r2",
+                            "rolled_back": ["canary"] if fail else [],
+                            "audit": {"canary": {"to_release": "r2", "outcome": "rolled back to r1"}},
+                        }
                     },
                     "run_once": True,
                 },
