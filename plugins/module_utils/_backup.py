@@ -1,0 +1,841 @@
+# Copyright (c) comfyops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backups of what cannot be downloaded again, with restic as the engine. Plain Python, no Ansible.
+
+What a backup holds (the *backup set*), gathered under ``<base>/backup/staging`` first so that restic reads a
+consistent copy, never a file being written:
+
+    meta/backup.json      host, time, release id, instances, and what was left out (files that kept changing)
+    meta/release.json     the current release's metadata (ComfyUI commit, custom nodes and their commits)
+    meta/freeze.txt       its venv's package freeze
+    meta/models.json      the model manifest (folder, name, size, sha256, source): models are fetched again from it
+    config/instances/     the instances' configuration files of the current release, extra_model_paths.yaml
+    config/deployed.json  what the last good deploy recorded
+    user/                 shared/user: saved workflows, settings; SQLite databases copied with SQLite's online
+                          backup API (a consistent copy while ComfyUI writes, never a torn file)
+    logs/, health/        the logs and health history newer than ``max_age_days``
+    manifest.json         every file above: path, size, sha256 (what a restore is checked against)
+
+The staging tree is kept between runs and only files whose size or modification time changed are copied again,
+so restic's change detection skips the rest and a second backup of an unchanged host costs little. A file that
+changes while it is copied is copied again (3 tries), then left out and named in ``meta/backup.json``.
+Optionally ``shared/output`` is backed up in place as well (``include_outputs``).
+
+restic does encryption, deduplication, integrity checks, locking and retention. Its password is never on a
+command line: the caller gives a password file (mode 0600) and restic reads ``RESTIC_PASSWORD_FILE``.
+
+A restore writes nothing outside ``<base>``: restic restores into ``<base>/backup/restore-<time>`` (a scratch
+directory), every entry there is checked (regular files and directories only; links, devices, FIFOs and sockets
+are refused, as are names that would leave the tree) and compared with the snapshot's manifest; then what is in
+place now is backed up (tag ``pre-restore``) and moved aside, and the restored user data is moved into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, open_nofollow
+
+STAGING = "staging"
+MANIFEST = "manifest.json"
+STATE = "backup-state.json"  # in <base>/state: verified and damaged snapshots, the last results
+LOCK = "backup.lock"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+COPY_TRIES = 3
+SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+RESTIC_LOCKED = re.compile(r"repository is already locked (?:exclusively )?by PID (\d+) on (\S+) by (.+?) \(")
+
+
+class BackupError(Exception):
+    """A backup, check, retention or restore that could not be done; the message says what and where."""
+
+
+def now_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- restic ------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    id: str
+    short_id: str
+    time: str
+    hostname: str
+    tags: tuple[str, ...]
+    paths: tuple[str, ...]
+
+    def tag(self, key: str) -> str:
+        for tag in self.tags:
+            if tag.startswith(key + "="):
+                return tag.split("=", 1)[1]
+        return ""
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> Snapshot:
+        return cls(
+            id=str(data["id"]),
+            short_id=str(data.get("short_id") or data["id"][:8]),
+            time=str(data["time"]),
+            hostname=str(data.get("hostname", "")),
+            tags=tuple(data.get("tags") or ()),
+            paths=tuple(data.get("paths") or ()),
+        )
+
+
+def parse_json_lines(text: str) -> list[dict[str, Any]]:
+    """restic --json writes one JSON document per line (status, summary, error); anything else is skipped."""
+    found = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith(("{", "[")):
+            try:
+                found.append(json.loads(line))
+            except ValueError:
+                continue
+    return found
+
+
+def backup_summary(text: str) -> dict[str, Any]:
+    """The summary of `restic backup --json`: snapshot id, files, bytes added, duration."""
+    for item in reversed(parse_json_lines(text)):
+        if isinstance(item, dict) and item.get("message_type") == "summary":
+            return {
+                "snapshot_id": item.get("snapshot_id", ""),
+                "files_new": item.get("files_new", 0),
+                "files_changed": item.get("files_changed", 0),
+                "files_unmodified": item.get("files_unmodified", 0),
+                "files": item.get("total_files_processed", 0),
+                "bytes": item.get("total_bytes_processed", 0),
+                "bytes_added": item.get("data_added", 0),
+                "duration": round(float(item.get("total_duration", 0.0)), 3),
+            }
+    raise BackupError("restic backup finished without a summary: no snapshot was made")
+
+
+def locked_by(text: str) -> tuple[int, str, str] | None:
+    found = RESTIC_LOCKED.search(text)
+    return (int(found.group(1)), found.group(2), found.group(3)) if found else None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Restic:
+    """restic with a repository and a password file; every call has a deadline and speaks --json where it can."""
+
+    def __init__(
+        self,
+        repository: str,
+        password_file: str,
+        binary: str = "restic",
+        env: dict[str, str] | None = None,
+        cache_dir: str | None = None,
+        lock_wait: float = 60.0,
+        timeout: float = 6 * 3600.0,
+    ) -> None:
+        self.repository = repository
+        self.binary = binary
+        self.lock_wait = lock_wait
+        self.timeout = timeout
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
+        self.env.update(env or {})
+        self.env.update(RESTIC_REPOSITORY=repository, RESTIC_PASSWORD_FILE=password_file)
+        if cache_dir:
+            self.env["RESTIC_CACHE_DIR"] = cache_dir
+        self.secrets = [v for k, v in (env or {}).items() if v and any(w in k.upper() for w in ("KEY", "SECRET", "TOKEN", "PASSWORD"))]
+
+    def describe(self) -> str:
+        return re.sub(r"(://)[^/@]+@", r"\1", self.repository)  # no credentials in a repository URL
+
+    def hide(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text.replace(self.repository, self.describe())
+
+    def run(self, args: list[str], check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+        """One restic command; a lock held by a dead process on this host is removed, a live one is waited for."""
+        deadline = time.monotonic() + self.lock_wait
+        while True:
+            try:
+                done = subprocess.run(
+                    [self.binary, *args], env=self.env, capture_output=True, text=True, timeout=timeout or self.timeout, check=False, stdin=subprocess.DEVNULL
+                )
+            except FileNotFoundError:
+                raise BackupError("restic is not installed (%s not found); the backup role installs Debian's restic package" % self.binary) from None
+            except subprocess.TimeoutExpired:
+                raise BackupError("restic %s did not finish within %.0f s" % (args[0], timeout or self.timeout)) from None
+            holder = locked_by(done.stderr)
+            if done.returncode == 0 or not check or holder is None:
+                break
+            pid, host, user = holder
+            if host == socket.gethostname() and not pid_alive(pid):
+                self.run(["unlock"], check=True)  # removes only stale locks; ours is stale: its process is gone
+                continue
+            if time.monotonic() >= deadline:
+                raise BackupError(
+                    "the repository %s is locked by PID %d on %s (%s), still running after %.0f s; wait for it or stop it"
+                    % (self.describe(), pid, host, user, self.lock_wait)
+                )
+            time.sleep(1.0)  # a live holder: wait for it
+        if check and done.returncode != 0:
+            raise BackupError("restic %s failed (exit %d): %s" % (args[0], done.returncode, self.hide(done.stderr.strip()[-800:])))
+        return done
+
+    def initialised(self) -> bool:
+        done = self.run(["cat", "config"], check=False, timeout=120)
+        if done.returncode == 0:
+            return True
+        if locked_by(done.stderr):
+            return True
+        text = done.stderr.lower()
+        if "does not exist" in text or "is there a repository" in text or "unable to open config file" in text:
+            return False
+        raise BackupError("restic cannot open the repository %s: %s" % (self.describe(), self.hide(done.stderr.strip()[-500:])))
+
+    def init(self) -> bool:
+        """Initialise the repository once; True when it was made now."""
+        if self.initialised():
+            return False
+        self.run(["init"])
+        return True
+
+    def snapshots(self, tags: list[str] | None = None) -> list[Snapshot]:
+        args = ["snapshots", "--json"] + [x for tag in tags or [] for x in ("--tag", tag)]
+        data = json.loads(self.run(args).stdout or "[]")
+        return sorted((Snapshot.parse(item) for item in data or []), key=lambda s: s.time)
+
+    def backup(self, paths: list[str], tags: list[str], host: str) -> dict[str, Any]:
+        args = ["backup", "--json", "--host", host] + [x for tag in tags for x in ("--tag", tag)] + paths
+        return backup_summary(self.run(args).stdout)
+
+    def check(self, read_data_subset: str | None = None) -> tuple[bool, str]:
+        args = ["check"] + (["--read-data-subset", read_data_subset] if read_data_subset else [])
+        done = self.run(args, check=False)
+        if locked_by(done.stderr):
+            done = self.run(args)
+        text = self.hide((done.stdout + done.stderr).strip())
+        return done.returncode == 0, text
+
+    def restore(self, snapshot_id: str, target: str) -> None:
+        """Restore from the repository itself (--no-cache: a local cache must not hide damage in the repository)."""
+        self.run(["restore", snapshot_id, "--no-cache", "--target", target])
+
+    def forget(self, snapshot_ids: list[str], prune: bool = True) -> str:
+        if not snapshot_ids:
+            return ""
+        return self.run(["forget"] + (["--prune"] if prune else []) + snapshot_ids).stdout
+
+    def stats(self, snapshot_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.run(["stats", "--json", snapshot_id]).stdout or "{}")
+        return data
+
+    def packs_of(self, text: str) -> list[str]:
+        """The packs `restic check` names ("Pack ID does not match, want <id>", "pack <id>: ...")."""
+        return sorted(set(re.findall(r"(?i)(?:pack|want)\s+([0-9a-f]{64})", text)))
+
+    def trees_of(self, text: str) -> list[str]:
+        """The trees `restic check` could not read ("error for tree <id>")."""
+        return sorted(set(re.findall(r"error for tree ([0-9a-f]{8,64})", text)))
+
+    def snapshots_with(self, kind: str, object_id: str) -> list[str]:
+        """The snapshots that hold a pack's data blobs (`kind` pack) or a tree (`kind` tree)."""
+        done = self.run(["find", "--json", "--" + kind, object_id], check=False)
+        found: set[str] = set()
+        for item in parse_json_lines(done.stdout):
+            for entry in item if isinstance(item, list) else [item]:
+                if isinstance(entry, dict) and entry.get("snapshot"):
+                    found.add(str(entry["snapshot"]))
+        return sorted(found)
+
+
+# -- retention ---------------------------------------------------------------------------------
+def retention(snapshots: list[Snapshot], keep_last: int, keep_daily: int, keep_weekly: int, verified: set[str]) -> tuple[list[Snapshot], list[Snapshot]]:
+    """(keep, remove): the newest `keep_last`, the newest of each of the last `keep_daily` days and `keep_weekly`
+    ISO weeks that have snapshots, and always the newest verified snapshot (never all removed)."""
+    newest_first = sorted(snapshots, key=lambda s: s.time, reverse=True)
+    keep: dict[str, Snapshot] = {s.id: s for s in newest_first[: max(0, keep_last)]}
+    for size, bucket in ((keep_daily, lambda s: s.time[:10]), (keep_weekly, lambda s: "%d-W%02d" % _iso_week(s.time))):
+        seen: set[str] = set()
+        for snap in newest_first:
+            key = bucket(snap)
+            if key not in seen and len(seen) < size:
+                seen.add(key)
+                keep[snap.id] = snap
+    good = [s for s in newest_first if s.id in verified]
+    if good:
+        keep[good[0].id] = good[0]
+    elif newest_first and not keep:
+        keep[newest_first[0].id] = newest_first[0]  # nothing verified and a policy that keeps nothing: keep the newest
+    return [s for s in newest_first if s.id in keep], [s for s in newest_first if s.id not in keep]
+
+
+def _iso_week(stamp: str) -> tuple[int, int]:
+    day = datetime.date.fromisoformat(stamp[:10])
+    year, week, _weekday = day.isocalendar()
+    return year, week
+
+
+# -- the backup set ----------------------------------------------------------------------------
+@dataclasses.dataclass
+class Gathered:
+    staging: str
+    files: int = 0
+    bytes: int = 0
+    copied: int = 0
+    unchanged: int = 0
+    databases: list[str] = dataclasses.field(default_factory=list)
+    changing: list[str] = dataclasses.field(default_factory=list)  # kept changing while copied: left out
+    manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def is_sqlite(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(16) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def copy_sqlite(source: str, target: str) -> None:
+    """A consistent copy of a live SQLite database through SQLite's online backup API (never a torn file)."""
+    tmp = target + ".tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    src = sqlite3.connect("file:%s?mode=ro" % source, uri=True, timeout=30)
+    try:
+        dst = sqlite3.connect(tmp)
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode=DELETE")
+            check = dst.execute("PRAGMA integrity_check").fetchone()
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    if not check or check[0] != "ok":
+        os.unlink(tmp)
+        raise BackupError("the copy of the database %s failed SQLite's integrity check: %s" % (source, check))
+    os.replace(tmp, target)
+
+
+def _signature(st: os.stat_result) -> tuple[int, int]:
+    return (st.st_size, st.st_mtime_ns)
+
+
+def copy_stable(source: str, target: str) -> bool | None:
+    """Copy `source` to `target` (mtime kept) unless `target` already matches; True when copied, False when it was
+    already current, None when the file kept changing while copied (left out)."""
+    for _attempt in range(COPY_TRIES):
+        before = os.stat(source, follow_symlinks=False)
+        try:
+            have = os.stat(target, follow_symlinks=False)
+            if _signature(have) == _signature(before):
+                return False
+        except FileNotFoundError:
+            pass
+        tmp = target + ".tmp"
+        shutil.copyfile(source, tmp, follow_symlinks=False)
+        os.utime(tmp, ns=(before.st_atime_ns, before.st_mtime_ns))
+        after = os.stat(source, follow_symlinks=False)
+        if _signature(after) == _signature(before) and os.stat(tmp).st_size == before.st_size:
+            os.replace(tmp, target)
+            return True
+        os.unlink(tmp)
+    return None
+
+
+class BackupSet:
+    """Gathers the backup set of one deploy base into its staging directory."""
+
+    def __init__(self, base: str, instances: list[str], max_age_days: float = 14, health_dir: str | None = None, host: str | None = None) -> None:
+        self.base = os.path.abspath(base)
+        self.instances = instances
+        self.max_age = max_age_days * 86400
+        self.health_dir = health_dir
+        self.host = host or socket.gethostname()
+        self.root = os.path.join(self.base, "backup")
+        self.staging = os.path.join(self.root, STAGING)
+
+    def release(self) -> tuple[str, dict[str, Any], str]:
+        """(current release id, its metadata, the release directory) or ('', {}, '') when none is deployed."""
+        link = os.path.join(self.base, "current")
+        try:
+            target = os.readlink(link)
+        except OSError:
+            return "", {}, ""
+        directory = os.path.join(self.base, target) if not os.path.isabs(target) else target
+        release_id = os.path.basename(directory.rstrip("/"))
+        try:
+            with open(os.path.join(directory, ".comfyops-release.json"), encoding="utf-8") as handle:
+                meta = json.load(handle)
+        except (OSError, ValueError):
+            meta = {"id": release_id}
+        return release_id, meta, directory
+
+    def sources(self) -> list[tuple[str, str, bool]]:
+        """(source path, path in the staging tree, whether age-bounded) for every tree of the set."""
+        _release_id, _meta, directory = self.release()
+        found = [(os.path.join(self.base, "shared", "user"), "user", False), (os.path.join(self.base, "logs"), "logs", True)]
+        if directory:
+            found += [(os.path.join(directory, "instances"), "config/instances", False)]
+            found += [(os.path.join(directory, "app", "extra_model_paths.yaml"), "config/extra_model_paths.yaml", False)]
+        found += [(os.path.join(self.base, "state", "deployed.json"), "config/deployed.json", False)]
+        found += [(os.path.join(self.base, "shared", "models", "manifest.json"), "meta/models.json", False)]
+        if directory:
+            found += [(os.path.join(directory, "venv", "freeze.txt"), "meta/freeze.txt", False)]
+        if self.health_dir:
+            found += [(self.health_dir, "health", True)]
+        return found
+
+    def walk(self) -> Iterator[tuple[str, str, os.stat_result, bool]]:
+        """(source file, staging-relative path, its stat, age-bounded) for every regular file of the set."""
+        now = time.time()
+        for source, relative, bounded in self.sources():
+            try:
+                top = os.stat(source, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(top.st_mode):
+                yield source, relative, top, bounded
+                continue
+            if not stat.S_ISDIR(top.st_mode):
+                continue
+            for folder, dirs, files in os.walk(source):
+                dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(folder, d)))
+                for name in sorted(files):
+                    path = os.path.join(folder, name)
+                    if name.endswith(SQLITE_SIDECARS) and os.path.exists(path.rsplit("-", 1)[0]):
+                        continue  # a database's -wal, -shm or -journal: the online backup copy holds what they hold
+                    try:
+                        st = os.stat(path, follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue  # gone while we looked
+                    if not stat.S_ISREG(st.st_mode) or (bounded and now - st.st_mtime > self.max_age):
+                        continue  # links, sockets, FIFOs and old logs are not part of the set
+                    yield path, os.path.join(relative, os.path.relpath(path, source)), st, bounded
+
+    def plan(self) -> dict[str, Any]:
+        """What a backup would hold, without writing anything (check mode)."""
+        files = list(self.walk())
+        release_id, _meta, _directory = self.release()
+        return {
+            "release": release_id,
+            "files": len(files),
+            "bytes": sum(st.st_size for _s, _r, st, _b in files),
+            "paths": sorted(r for _s, r, _st, _b in files),
+        }
+
+    def gather(self) -> Gathered:
+        """Bring the staging tree up to date with the set; write meta/ and manifest.json."""
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        os.makedirs(self.staging, mode=0o700, exist_ok=True)
+        done = Gathered(self.staging)
+        wanted: set[str] = set()
+        for source, relative, _st, _bounded in self.walk():
+            target = os.path.join(self.staging, relative)
+            os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+            try:
+                if is_sqlite(source):
+                    copy_sqlite(source, target)
+                    done.databases.append(relative)
+                    copied: bool | None = True
+                else:
+                    copied = copy_stable(source, target)
+            except FileNotFoundError:
+                continue  # removed while we copied: not part of this backup
+            if copied is None:
+                done.changing.append(relative)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target)
+                continue
+            wanted.add(relative)
+            done.copied += int(copied)
+            done.unchanged += int(not copied)
+        self._write_meta(done, wanted)
+        self._remove_stale(wanted)
+        done.manifest = self._write_manifest()
+        done.files = len(done.manifest["files"])
+        done.bytes = sum(f["size"] for f in done.manifest["files"])
+        return done
+
+    def _write_meta(self, done: Gathered, wanted: set[str]) -> None:
+        release_id, meta, _directory = self.release()
+        os.makedirs(os.path.join(self.staging, "meta"), mode=0o700, exist_ok=True)
+        record = {
+            "host": self.host,
+            "release": release_id,
+            "instances": self.instances,
+            "databases": sorted(done.databases),
+            "left_out_changing": sorted(done.changing),
+        }
+        atomic_write(os.path.join(self.staging, "meta", "release.json"), json.dumps(meta, indent=2, sort_keys=True) + "\n", 0o600)
+        atomic_write(os.path.join(self.staging, "meta", "backup.json"), json.dumps(record, indent=2, sort_keys=True) + "\n", 0o600)
+        wanted.update({"meta/release.json", "meta/backup.json"})
+
+    def _remove_stale(self, wanted: set[str]) -> None:
+        for folder, dirs, files in os.walk(self.staging, topdown=False):
+            for name in files:
+                path = os.path.join(folder, name)
+                relative = os.path.relpath(path, self.staging)
+                if relative != MANIFEST and relative not in wanted:
+                    os.unlink(path)
+            for name in dirs:
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(folder, name))  # only when empty
+
+    def _write_manifest(self) -> dict[str, Any]:
+        entries = []
+        for folder, dirs, files in os.walk(self.staging):
+            dirs.sort()
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                relative = os.path.relpath(path, self.staging)
+                if relative == MANIFEST:
+                    continue
+                entries.append({"path": relative, "size": os.path.getsize(path), "sha256": sha256_of(path)})
+        release_id, _meta, _directory = self.release()
+        manifest = {"version": 1, "host": self.host, "release": release_id, "instances": self.instances, "files": entries}
+        atomic_write(os.path.join(self.staging, MANIFEST), json.dumps(manifest, indent=1, sort_keys=True) + "\n", 0o600)
+        return manifest
+
+
+# -- restore safety ----------------------------------------------------------------------------
+def check_tree(root: str) -> list[str]:
+    """Problems of a restored tree: anything that is not a regular file or a directory (links of any kind,
+    devices, FIFOs, sockets), and names that would leave the tree. An empty list is a safe tree."""
+    problems = []
+    real_root = os.path.realpath(root)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, root)
+            st = os.lstat(path)
+            if name in ("..", ".") or "\n" in name:
+                problems.append("%s: a name that is not allowed" % relative)
+            elif stat.S_ISLNK(st.st_mode):
+                problems.append("%s: a symbolic link (to %s): refused" % (relative, os.readlink(path)))
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                problems.append("%s: a device file: refused" % relative)
+            elif stat.S_ISFIFO(st.st_mode):
+                problems.append("%s: a FIFO: refused" % relative)
+            elif stat.S_ISSOCK(st.st_mode):
+                problems.append("%s: a socket: refused" % relative)
+            elif not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+                problems.append("%s: not a file or a directory: refused" % relative)
+            elif not os.path.realpath(path).startswith(real_root + os.sep):
+                problems.append("%s: resolves outside the restore directory" % relative)
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+    return problems
+
+
+def check_manifest(root: str) -> tuple[dict[str, Any], list[str]]:
+    """(manifest, problems) of a restored staging tree: every listed file present with its size and sha256,
+    and no file that the manifest does not list."""
+    try:
+        with open(os.path.join(root, MANIFEST), encoding="utf-8") as handle:
+            manifest: dict[str, Any] = json.load(handle)
+    except (OSError, ValueError) as exc:
+        return {}, ["%s: missing or unreadable (%s)" % (MANIFEST, exc)]
+    problems = []
+    listed = set()
+    for entry in manifest.get("files", []):
+        relative = str(entry.get("path", ""))
+        listed.add(relative)
+        path = os.path.join(root, relative)
+        if relative.startswith("/") or ".." in relative.split("/") or not os.path.normpath(path).startswith(os.path.normpath(root) + os.sep):
+            problems.append("%s: the manifest names a path outside the tree" % relative)
+        elif not os.path.isfile(path) or os.path.islink(path):
+            problems.append("%s: missing" % relative)
+        elif os.path.getsize(path) != entry.get("size") or sha256_of(path) != entry.get("sha256"):
+            problems.append("%s: its content differs from the manifest (size or sha256)" % relative)
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            relative = os.path.relpath(os.path.join(folder, name), root)
+            if relative != MANIFEST and relative not in listed:
+                problems.append("%s: not in the manifest" % relative)
+    return manifest, problems
+
+
+# -- the whole operation -----------------------------------------------------------------------
+class Backups:
+    """Back up, verify, prune and restore one deploy base through one restic repository."""
+
+    def __init__(self, base: str, restic: Restic, instances: list[str] | None = None, **set_options: Any) -> None:
+        self.base = os.path.abspath(base)
+        self.restic = restic
+        self.set = BackupSet(self.base, instances or [], **set_options)
+        self.state_path = os.path.join(self.base, "state", STATE)
+
+    # -- local state ------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        try:
+            with open(self.state_path, encoding="utf-8") as handle:
+                data: dict[str, Any] = json.load(handle)
+                return data
+        except (OSError, ValueError):
+            return {}
+
+    def save_state(self, data: dict[str, Any]) -> None:
+        os.makedirs(os.path.dirname(self.state_path), mode=0o755, exist_ok=True)
+        atomic_write(self.state_path, json.dumps(data, indent=1, sort_keys=True) + "\n", 0o600)
+
+    @contextlib.contextmanager
+    def lock(self, wait: float = 600.0) -> Iterator[None]:
+        """One backup operation at a time on this host: a second one waits up to `wait` seconds, then fails."""
+        os.makedirs(self.set.root, mode=0o700, exist_ok=True)
+        try:
+            fd = open_nofollow(os.path.join(self.set.root, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+        except PathError as exc:
+            raise BackupError(str(exc)) from None
+        with os.fdopen(fd, "r+") as handle:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        handle.seek(0)
+                        raise BackupError("another backup operation (pid %s) holds %s after %.0f s" % (handle.read().strip() or "?", LOCK, wait)) from None
+                    time.sleep(0.2)  # another operation runs: wait for it
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+
+    def tags(self, release_id: str) -> list[str]:
+        return ["comfyops", "host=%s" % self.set.host, "release=%s" % (release_id or "none"), "instances=%s" % ",".join(self.set.instances)]
+
+    # -- operations -------------------------------------------------------------------------
+    def backup(self, include_outputs: bool = False, extra_tags: list[str] | None = None) -> dict[str, Any]:
+        started = time.monotonic()
+        made = self.restic.init()
+        gathered = self.set.gather()
+        paths = [gathered.staging] + (
+            [os.path.join(self.base, "shared", "output")] if include_outputs and os.path.isdir(os.path.join(self.base, "shared", "output")) else []
+        )
+        release_id = str(gathered.manifest.get("release") or "")
+        summary = self.restic.backup(paths, self.tags(release_id) + (extra_tags or []), self.set.host)
+        result = dict(
+            summary,
+            initialised=made,
+            release=release_id,
+            set_files=gathered.files,
+            set_bytes=gathered.bytes,
+            copied=gathered.copied,
+            databases=gathered.databases,
+            left_out_changing=gathered.changing,
+            seconds=round(time.monotonic() - started, 3),
+        )
+        state = self.state()
+        state["last_backup"] = {"time": now_iso(), "snapshot_id": summary["snapshot_id"], "bytes_added": summary["bytes_added"], "seconds": result["seconds"]}
+        self.save_state(state)
+        return result
+
+    def snapshots(self) -> list[Snapshot]:
+        return self.restic.snapshots(["comfyops"])
+
+    def resolve(self, snapshot_id: str | None, snapshots: list[Snapshot] | None = None) -> Snapshot:
+        found = snapshots if snapshots is not None else self.snapshots()
+        mine = [s for s in found if s.tag("host") == self.set.host] or found
+        if not snapshot_id or snapshot_id == "latest":
+            if not mine:
+                raise BackupError("the repository %s has no comfyops snapshot to use" % self.restic.describe())
+            return mine[-1]
+        matches = [s for s in found if s.id.startswith(snapshot_id)]
+        if len(matches) != 1:
+            raise BackupError("snapshot %r: %s" % (snapshot_id, "no such snapshot" if not matches else "more than one snapshot starts so"))
+        return matches[0]
+
+    def verify(self, read_data_subset: str | None = None, snapshot_id: str | None = None) -> dict[str, Any]:
+        """restic check, then a trial restore of the snapshot (the newest) into scratch, checked against its manifest."""
+        ok, text = self.restic.check(read_data_subset)
+        state = self.state()
+        damaged = set(state.get("damaged", []))
+        problems: list[str] = []
+        if not ok:
+            for pack in self.restic.packs_of(text):
+                damaged.update(self.restic.snapshots_with("pack", pack))
+            for tree in self.restic.trees_of(text):
+                damaged.update(self.restic.snapshots_with("tree", tree))
+            problems.append("restic check: %s" % text[-1500:])
+        snaps = self.snapshots()
+        snap = self.resolve(snapshot_id, snaps) if snaps else None
+        trial: list[str] = []
+        if snap is not None:
+            with self.scratch("verify") as scratch:
+                try:
+                    self.restic.restore(snap.id, scratch)
+                    trial = self._restored_problems(scratch, snap)
+                except BackupError as exc:
+                    trial = [str(exc)]
+            if trial:
+                damaged.add(snap.id)
+        verified = dict(state.get("verified", {}))
+        if snap is not None and not trial and ok:
+            verified[snap.id] = now_iso()
+        state.update(
+            verified=verified, damaged=sorted(damaged), last_verify={"time": now_iso(), "ok": ok and not trial, "snapshot_id": snap.id if snap else None}
+        )
+        self.save_state(state)
+        return {
+            "ok": ok and not trial,
+            "check_ok": ok,
+            "snapshot_id": snap.id if snap else None,
+            "problems": problems + trial,
+            "damaged_snapshots": sorted(damaged),
+        }
+
+    def prune(self, keep_last: int, keep_daily: int, keep_weekly: int, check_mode: bool = False) -> dict[str, Any]:
+        snaps = self.snapshots()
+        verified = set(self.state().get("verified", {})) - set(self.state().get("damaged", []))
+        keep, remove = retention(snaps, keep_last, keep_daily, keep_weekly, verified)
+        if remove and not check_mode:
+            self.restic.forget([s.id for s in remove], prune=True)
+        return {"kept": [s.id for s in keep], "removed": [s.id for s in remove], "changed": bool(remove)}
+
+    def restore(self, snapshot_id: str | None, uid: int | None = None, gid: int | None = None, check_mode: bool = False) -> dict[str, Any]:
+        """Restore user data (and the current release's configuration when it is the same release) from a snapshot."""
+        snaps = self.snapshots()
+        snap = self.resolve(snapshot_id, snaps)
+        if snap.id in set(self.state().get("damaged", [])):
+            raise BackupError("snapshot %s failed its verification (damaged): refusing to restore it; choose another" % snap.short_id)
+        if check_mode:
+            stats = self.restic.stats(snap.id)
+            return {
+                "snapshot_id": snap.id,
+                "release": snap.tag("release"),
+                "files": stats.get("total_file_count"),
+                "bytes": stats.get("total_size"),
+                "changed": True,
+            }
+        with self.scratch("restore") as scratch:
+            self.restic.restore(snap.id, scratch)
+            restored = self._restored_root(scratch, snap)
+            problems = check_tree(scratch) + check_manifest(restored)[1]
+            if problems:
+                raise BackupError("snapshot %s does not restore cleanly, nothing was changed: %s" % (snap.short_id, "; ".join(problems[:10])))
+            before = self.backup(extra_tags=["pre-restore"]) if os.path.isdir(os.path.join(self.base, "shared", "user")) else None
+            moved = self._swap(restored, uid, gid)
+        return {
+            "snapshot_id": snap.id,
+            "release": snap.tag("release"),
+            "pre_restore_snapshot": before and before["snapshot_id"],
+            "restored": moved,
+            "changed": True,
+        }
+
+    # -- helpers ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def scratch(self, kind: str) -> Iterator[str]:
+        os.makedirs(self.set.root, mode=0o700, exist_ok=True)
+        path = os.path.join(self.set.root, "%s-%s" % (kind, time.strftime("%Y%m%dT%H%M%S")))
+        shutil.rmtree(path, ignore_errors=True)
+        os.mkdir(path, 0o700)
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _restored_root(self, scratch: str, snap: Snapshot) -> str:
+        """Where the staging tree of `snap` is inside the scratch directory (restic keeps absolute paths)."""
+        for path in snap.paths:
+            if path.rstrip("/").endswith("/backup/" + STAGING):
+                return os.path.join(scratch, path.lstrip("/"))
+        raise BackupError("snapshot %s holds no comfyops backup set (paths: %s)" % (snap.short_id, ", ".join(snap.paths)))
+
+    def _restored_problems(self, scratch: str, snap: Snapshot) -> list[str]:
+        try:
+            restored = self._restored_root(scratch, snap)
+        except BackupError as exc:
+            return [str(exc)]
+        return check_tree(scratch) + check_manifest(restored)[1]
+
+    def _swap(self, restored: str, uid: int | None, gid: int | None) -> list[str]:
+        """Move what is in place aside (under backup/pre-restore-<time>) and the restored user data into place."""
+        aside = os.path.join(self.set.root, "pre-restore-%s" % time.strftime("%Y%m%dT%H%M%S"))
+        os.makedirs(aside, mode=0o700, exist_ok=True)
+        moved = []
+        pairs = [("user", os.path.join(self.base, "shared", "user"))]
+        release_id, _meta, directory = self.set.release()
+        with open(os.path.join(restored, "meta", "backup.json"), encoding="utf-8") as handle:
+            recorded = json.load(handle)
+        if directory and recorded.get("release") == release_id and os.path.isdir(os.path.join(restored, "config", "instances")):
+            pairs.append(("config/instances", os.path.join(directory, "instances")))
+        for relative, destination in pairs:
+            source = os.path.join(restored, relative)
+            if not os.path.isdir(source):
+                continue
+            owner = os.stat(destination) if os.path.exists(destination) else None
+            if os.path.exists(destination):
+                os.replace(destination, os.path.join(aside, relative.replace("/", "_")))
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            shutil.move(source, destination)
+            self._own(destination, uid if uid is not None else (owner.st_uid if owner else None), gid if gid is not None else (owner.st_gid if owner else None))
+            if owner:
+                os.chmod(destination, stat.S_IMODE(owner.st_mode))
+            moved.append(relative)
+        return moved
+
+    @staticmethod
+    def _own(path: str, uid: int | None, gid: int | None) -> None:
+        if uid is None and gid is None:
+            return
+        for folder, dirs, files in os.walk(path):
+            os.chown(folder, uid if uid is not None else -1, gid if gid is not None else -1)
+            for name in dirs + files:
+                os.chown(os.path.join(folder, name), uid if uid is not None else -1, gid if gid is not None else -1, follow_symlinks=False)
+
+    def info(self) -> list[dict[str, Any]]:
+        state = self.state()
+        verified = state.get("verified", {})
+        damaged = set(state.get("damaged", []))
+        return [
+            {
+                "id": s.id,
+                "short_id": s.short_id,
+                "time": s.time,
+                "host": s.tag("host") or s.hostname,
+                "release": s.tag("release"),
+                "instances": [i for i in s.tag("instances").split(",") if i],
+                "tags": list(s.tags),
+                "verified": verified.get(s.id),
+                "damaged": s.id in damaged,
+            }
+            for s in self.snapshots()
+        ]
