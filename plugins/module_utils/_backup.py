@@ -46,6 +46,7 @@ import socket
 import sqlite3
 import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -663,7 +664,13 @@ class Backups:
             seconds=round(time.monotonic() - started, 3),
         )
         state = self.state()
-        state["last_backup"] = {"time": now_iso(), "snapshot_id": summary["snapshot_id"], "bytes_added": summary["bytes_added"], "seconds": result["seconds"]}
+        state["last_backup"] = {
+            "time": now_iso(),
+            "epoch": round(time.time(), 3),
+            "snapshot_id": summary["snapshot_id"],
+            "bytes_added": summary["bytes_added"],
+            "seconds": result["seconds"],
+        }
         self.save_state(state)
         return result
 
@@ -709,9 +716,8 @@ class Backups:
         verified = dict(state.get("verified", {}))
         if snap is not None and not trial and ok:
             verified[snap.id] = now_iso()
-        state.update(
-            verified=verified, damaged=sorted(damaged), last_verify={"time": now_iso(), "ok": ok and not trial, "snapshot_id": snap.id if snap else None}
-        )
+        last = {"time": now_iso(), "epoch": round(time.time(), 3), "ok": int(ok and not trial), "snapshot_id": snap.id if snap else None}
+        state.update(verified=verified, damaged=sorted(damaged), last_verify=last)
         self.save_state(state)
         return {
             "ok": ok and not trial,
@@ -839,3 +845,69 @@ class Backups:
             }
             for s in self.snapshots()
         ]
+
+
+# -- what the module, the command and the metrics share ----------------------------------------------
+@contextlib.contextmanager
+def password_file(password: str | None, path: str | None) -> Iterator[str]:
+    """A file holding the repository password for restic: `path` as it is, or `password` written to a private
+    temporary file (0600 in a 0700 directory) that is removed afterwards. Never a command line."""
+    if path:
+        if not os.path.isfile(path):
+            raise BackupError("password_file %s does not exist" % path)
+        yield path
+        return
+    if not password:
+        raise BackupError("a repository password is needed (password or password_file)")
+    directory = tempfile.mkdtemp(prefix="comfyops-restic-")
+    secret = os.path.join(directory, "password")
+    try:
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password)
+        yield secret
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def restic_for(params: dict[str, Any], secret: str) -> Restic:
+    """A Restic from the module's (or the command's) settings."""
+    base = os.path.abspath(params["base"])
+    return Restic(
+        params["repository"],
+        secret,
+        binary=params.get("restic") or "restic",
+        env=params.get("env") or {},
+        cache_dir=params.get("cache_dir") or os.path.join(base, "backup", "cache"),
+        lock_wait=float(params.get("lock_wait") or 600),
+    )
+
+
+METRICS = (
+    ("comfyui_backup_last_success_timestamp_seconds", "gauge", "When the last backup succeeded (Unix time).", ("last_backup", "epoch")),
+    ("comfyui_backup_last_duration_seconds", "gauge", "How long the last backup took.", ("last_backup", "seconds")),
+    ("comfyui_backup_last_added_bytes", "gauge", "Bytes the last backup added to the repository.", ("last_backup", "bytes_added")),
+    ("comfyui_backup_last_verify_timestamp_seconds", "gauge", "When the repository was last verified (Unix time).", ("last_verify", "epoch")),
+    ("comfyui_backup_last_verify_ok", "gauge", "Whether the last verification passed (1) or not (0).", ("last_verify", "ok")),
+)
+
+
+def write_metrics(textfile_dir: str, backups: Backups) -> str:
+    """Prometheus textfile metrics of the backups (for node_exporter's textfile collector), written atomically."""
+    state = backups.state()
+    lines = []
+    for name, kind, text, (section, key) in METRICS:
+        value = (state.get(section) or {}).get(key)
+        if value is None:
+            continue
+        lines += ["# HELP %s %s" % (name, text), "# TYPE %s %s" % (name, kind), "%s %s" % (name, float(value))]
+    try:
+        count: float = len(backups.snapshots())
+    except BackupError:
+        count = float("nan")
+    lines += ["# HELP comfyui_backup_snapshots Snapshots of this host in the repository.", "# TYPE comfyui_backup_snapshots gauge"]
+    lines.append("comfyui_backup_snapshots %s" % count)
+    os.makedirs(textfile_dir, exist_ok=True)
+    path = os.path.join(textfile_dir, "comfyui_backup.prom")
+    atomic_write(path, "\n".join(lines) + "\n", 0o644)
+    return path

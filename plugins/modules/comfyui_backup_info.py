@@ -1,0 +1,129 @@
+#!/usr/bin/python
+# Copyright (c) comfyops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: comfyui_backup_info
+short_description: The comfyops backups in a restic repository, with time, size, release and whether they verified
+version_added: 0.3.0
+description:
+  - Lists the snapshots that M(comfyops.comfyui.comfyui_backup) made in O(repository) (tag C(comfyops)), newest last,
+    with their time, host, release, instances, size (what a restore writes), and when they verified (or that they are
+    damaged), as this host's C(<base>/state/backup-state.json) knows it.
+  - Changes nothing (restic's cache under C(<base>/backup/cache) aside).
+author:
+  - comfyops maintainers (@comfyops)
+options:
+  base:
+    description: The deploy base, such as C(/srv/comfyui).
+    type: path
+    required: true
+  repository:
+    description: The restic repository.
+    type: str
+    required: true
+  password:
+    description: The repository password.
+    type: str
+  password_file:
+    description: A file on the host that holds the repository password.
+    type: path
+  env:
+    description: More environment for restic (credentials of a remote repository).
+    type: dict
+    default: {}
+  sizes:
+    description: Whether to ask restic for each snapshot's size (one call per snapshot).
+    type: bool
+    default: true
+  restic:
+    description: The restic program.
+    type: str
+    default: restic
+  cache_dir:
+    description: restic's cache (default C(<base>/backup/cache)).
+    type: path
+extends_documentation_fragment:
+  - comfyops.comfyui.attributes
+attributes:
+  check_mode:
+    support: full
+    details: It only reads.
+"""
+
+EXAMPLES = r"""
+- name: What is in the repository
+  comfyops.comfyui.comfyui_backup_info:
+    base: /srv/comfyui
+    repository: /var/backups/comfyui
+    password: "{{ vault_restic_password }}"
+  register: backups
+"""
+
+RETURN = r"""
+snapshots:
+  description: The snapshots, oldest first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id: {description: "The snapshot's id.", type: str}
+    short_id: {description: "Its short id.", type: str}
+    time: {description: "When it was made (UTC).", type: str}
+    host: {description: "The host it is of.", type: str}
+    release: {description: "The release it recorded.", type: str}
+    instances: {description: "The instances it recorded.", type: list, elements: str}
+    tags: {description: "All its tags.", type: list, elements: str}
+    size: {description: "Bytes a restore of it writes (with O(sizes)).", type: int}
+    files: {description: "Files in it (with O(sizes)).", type: int}
+    verified: {description: "When it last verified, or null.", type: str}
+    damaged: {description: "Whether verification found it damaged.", type: bool}
+newest:
+  description: The newest snapshot of this list, or null.
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import BackupError, Backups, password_file, restic_for
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "base": {"type": "path", "required": True},
+            "repository": {"type": "str", "required": True},
+            "password": {"type": "str", "no_log": True},
+            "password_file": {"type": "path"},
+            "env": {"type": "dict", "default": {}, "no_log": True},
+            "sizes": {"type": "bool", "default": True},
+            "restic": {"type": "str", "default": "restic"},
+            "cache_dir": {"type": "path"},
+        },
+        required_one_of=[("password", "password_file")],
+        mutually_exclusive=[("password", "password_file")],
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        with password_file(p["password"], p["password_file"]) as secret:
+            backups = Backups(p["base"], restic_for(p, secret))
+            if not backups.restic.initialised():
+                module.exit_json(changed=False, snapshots=[], newest=None, msg="the repository is not initialised yet")
+            snapshots = backups.info()
+            if p["sizes"]:
+                for item in snapshots:
+                    stats = backups.restic.stats(item["id"])
+                    item.update(size=stats.get("total_size"), files=stats.get("total_file_count"))
+    except BackupError as exc:
+        module.fail_json(msg="comfyui_backup_info: %s" % exc)
+    except OSError as exc:
+        module.fail_json(msg="comfyui_backup_info: %s: %s" % (exc.filename or p["base"], exc.strerror))
+    module.exit_json(changed=False, snapshots=snapshots, newest=snapshots[-1] if snapshots else None)
+
+
+if __name__ == "__main__":
+    main()
