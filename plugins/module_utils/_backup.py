@@ -257,6 +257,10 @@ class Restic:
             return ""
         return self.run(["forget"] + (["--prune"] if prune else []) + snapshot_ids).stdout
 
+    def dump(self, snapshot_id: str, path: str) -> str:
+        """One file of a snapshot, as text (restic dump)."""
+        return self.run(["dump", snapshot_id, path]).stdout
+
     def stats(self, snapshot_id: str) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.run(["stats", "--json", snapshot_id]).stdout or "{}")
         return data
@@ -677,12 +681,15 @@ class Backups:
     def snapshots(self) -> list[Snapshot]:
         return self.restic.snapshots(["comfyops"])
 
-    def resolve(self, snapshot_id: str | None, snapshots: list[Snapshot] | None = None) -> Snapshot:
+    def resolve(self, snapshot_id: str | None, snapshots: list[Snapshot] | None = None, host: str | None = None) -> Snapshot:
+        """The snapshot `snapshot_id` (an id or a prefix), or the newest of `host` (default this host) when none is named."""
         found = snapshots if snapshots is not None else self.snapshots()
-        mine = [s for s in found if s.tag("host") == self.set.host] or found
+        mine = [s for s in found if s.tag("host") == (host or self.set.host)]
+        if host is None and not mine:
+            mine = found
         if not snapshot_id or snapshot_id == "latest":
             if not mine:
-                raise BackupError("the repository %s has no comfyops snapshot to use" % self.restic.describe())
+                raise BackupError("the repository %s has no comfyops snapshot%s to use" % (self.restic.describe(), " of host %s" % host if host else ""))
             return mine[-1]
         matches = [s for s in found if s.id.startswith(snapshot_id)]
         if len(matches) != 1:
@@ -735,10 +742,13 @@ class Backups:
             self.restic.forget([s.id for s in remove], prune=True)
         return {"kept": [s.id for s in keep], "removed": [s.id for s in remove], "changed": bool(remove)}
 
-    def restore(self, snapshot_id: str | None, uid: int | None = None, gid: int | None = None, check_mode: bool = False) -> dict[str, Any]:
-        """Restore user data (and the current release's configuration when it is the same release) from a snapshot."""
+    def restore(
+        self, snapshot_id: str | None, uid: int | None = None, gid: int | None = None, check_mode: bool = False, from_host: str | None = None
+    ) -> dict[str, Any]:
+        """Restore user data (and the current release's configuration when it is the same release) from a snapshot:
+        `snapshot_id`, else the newest of `from_host` (another host's, for disaster recovery), else this host's."""
         snaps = self.snapshots()
-        snap = self.resolve(snapshot_id, snaps)
+        snap = self.resolve(snapshot_id, snaps, from_host)
         if snap.id in set(self.state().get("damaged", [])):
             raise BackupError("snapshot %s failed its verification (damaged): refusing to restore it; choose another" % snap.short_id)
         if check_mode:
@@ -826,6 +836,19 @@ class Backups:
             os.chown(folder, uid if uid is not None else -1, gid if gid is not None else -1)
             for name in dirs + files:
                 os.chown(os.path.join(folder, name), uid if uid is not None else -1, gid if gid is not None else -1, follow_symlinks=False)
+
+    def recorded(self, snap: Snapshot) -> dict[str, Any]:
+        """What a snapshot recorded about its host: meta/backup.json, meta/release.json and meta/models.json."""
+        root = next((p for p in snap.paths if p.rstrip("/").endswith("/backup/" + STAGING)), None)
+        if root is None:
+            raise BackupError("snapshot %s holds no comfyops backup set" % snap.short_id)
+        found: dict[str, Any] = {}
+        for name in ("backup", "release", "models"):
+            try:
+                found[name] = json.loads(self.restic.dump(snap.id, "%s/meta/%s.json" % (root.rstrip("/"), name)))
+            except (BackupError, ValueError):
+                found[name] = {}
+        return found
 
     def info(self) -> list[dict[str, Any]]:
         state = self.state()

@@ -78,6 +78,9 @@ options:
   snapshot:
     description: With V(restored) or V(verified), the snapshot (an id or its prefix; the newest of this host when not given).
     type: str
+  from_host:
+    description: With V(restored) and no O(snapshot), the newest snapshot of this host name (disaster recovery onto a new host).
+    type: str
   keep_last:
     description: With V(pruned), keep the newest this many.
     type: int
@@ -178,6 +181,7 @@ def main():
             "health_dir": {"type": "path"},
             "read_data_subset": {"type": "str"},
             "snapshot": {"type": "str"},
+            "from_host": {"type": "str"},
             "keep_last": {"type": "int", "default": 7},
             "keep_daily": {"type": "int", "default": 30},
             "keep_weekly": {"type": "int", "default": 8},
@@ -220,7 +224,7 @@ def run(backups, p, check):
             return dict(backups.verify(p["read_data_subset"], p["snapshot"]), changed=False)
         if state == "pruned":
             return backups.prune(p["keep_last"], p["keep_daily"], p["keep_weekly"], check_mode=check)
-        return backups.restore(p["snapshot"], check_mode=check)
+        return backups.restore(p["snapshot"], check_mode=check, from_host=p["from_host"])
 
 
 if __name__ == "__main__":

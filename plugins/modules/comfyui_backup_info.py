@@ -35,6 +35,12 @@ options:
     description: More environment for restic (credentials of a remote repository).
     type: dict
     default: {}
+  snapshot:
+    description: Also return RV(chosen) and what it recorded (RV(recorded)) for this snapshot (an id or its prefix).
+    type: str
+  host:
+    description: Also return RV(chosen) and RV(recorded) for the newest snapshot of this host name.
+    type: str
   sizes:
     description: Whether to ask restic for each snapshot's size (one call per snapshot).
     type: bool
@@ -85,6 +91,16 @@ newest:
   description: The newest snapshot of this list, or null.
   returned: always
   type: dict
+chosen:
+  description: The snapshot O(snapshot) names, or the newest of O(host).
+  returned: when O(snapshot) or O(host) is given
+  type: dict
+recorded:
+  description:
+    - What RV(chosen) recorded, C(backup) (host, release, instances), C(release) (the release's metadata, such as
+      C(comfyui_commit) and C(custom_nodes) with their commits) and C(models) (the model manifest).
+  returned: when O(snapshot) or O(host) is given
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -99,6 +115,8 @@ def main():
             "password": {"type": "str", "no_log": True},
             "password_file": {"type": "path"},
             "env": {"type": "dict", "default": {}, "no_log": True},
+            "snapshot": {"type": "str"},
+            "host": {"type": "str"},
             "sizes": {"type": "bool", "default": True},
             "restic": {"type": "str", "default": "restic"},
             "cache_dir": {"type": "path"},
@@ -114,6 +132,10 @@ def main():
             if not backups.restic.initialised():
                 module.exit_json(changed=False, snapshots=[], newest=None, msg="the repository is not initialised yet")
             snapshots = backups.info()
+            more = {}
+            if p["snapshot"] or p["host"]:
+                chosen = backups.resolve(p["snapshot"], host=p["host"])
+                more = {"chosen": next(item for item in snapshots if item["id"] == chosen.id), "recorded": backups.recorded(chosen)}
             if p["sizes"]:
                 for item in snapshots:
                     stats = backups.restic.stats(item["id"])
@@ -122,7 +144,7 @@ def main():
         module.fail_json(msg="comfyui_backup_info: %s" % exc)
     except OSError as exc:
         module.fail_json(msg="comfyui_backup_info: %s: %s" % (exc.filename or p["base"], exc.strerror))
-    module.exit_json(changed=False, snapshots=snapshots, newest=snapshots[-1] if snapshots else None)
+    module.exit_json(changed=False, snapshots=snapshots, newest=snapshots[-1] if snapshots else None, **more)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,11 @@ def test_backup_verify_info_prune_restore_and_metrics(tmp_path, args):
     assert verified["ok"] is True and verified["changed"] is False and verified["snapshot_id"].startswith(made["snapshot_id"])
     info = run_module(tmp_path, "comfyops.comfyui.comfyui_backup_info", {k: args[k] for k in ("base", "repository", "password")})
     [item] = info["snapshots"]
+    chosen = run_module(
+        tmp_path, "comfyops.comfyui.comfyui_backup_info", {k: args[k] for k in ("base", "repository", "password")} | {"host": "gpu-01", "sizes": False}
+    )
+    assert chosen["chosen"]["id"] == item["id"] and chosen["recorded"]["release"]["custom_nodes"] == [{"name": "n", "version": "1" * 40}]
+    assert chosen["recorded"]["backup"]["release"] == "v0.8.0-abc-123" and chosen["recorded"]["models"]["models"][0]["name"] == "m.safetensors"
     assert item["release"] == "v0.8.0-abc-123" and item["verified"] and item["size"] > 0 and item["files"] >= 12
     second = run_module(tmp_path, "comfyops.comfyui.comfyui_backup", args)
     third = run_module(tmp_path, "comfyops.comfyui.comfyui_backup", args)
