@@ -77,7 +77,7 @@ ansible-lint: venv
 	$(BIN)/ansible-lint --profile production --offline
 
 unit: venv
-	@tests/testbed/ensure-packages.sh redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager
+	@tests/testbed/ensure-packages.sh redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager restic:restic
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 # The safety tests run the server as `nobody` from a venv of Debian's /usr/bin/python3 (pyenv's lives under /root).
@@ -119,6 +119,8 @@ build: venv
 molecule: venv
 	@tests/testbed/ensure-packages.sh prometheus-alertmanager:prometheus-alertmanager
 	tests/testbed/base-image.sh >/dev/null
+	@tests/testbed/apt-repo.sh /var/tmp/comfyops-apt restic
+	@mkdir -p /var/tmp/comfyops-molecule-backup
 	@if [ -n "$(SCENARIO)" ]; then \
 	  $(BIN)/molecule test -s $(SCENARIO); \
 	else \

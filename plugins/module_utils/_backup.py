@@ -934,3 +934,27 @@ def write_metrics(textfile_dir: str, backups: Backups) -> str:
     path = os.path.join(textfile_dir, "comfyui_backup.prom")
     atomic_write(path, "\n".join(lines) + "\n", 0o644)
     return path
+
+
+def deploy_overrides(recorded: dict[str, Any], source: dict[str, Any], custom_nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The deploy settings that rebuild the release a snapshot recorded on a new host: its release id, the ComfyUI
+    source at the recorded commit (git), and the inventory's custom nodes pinned to the recorded commits."""
+    release = recorded.get("release") or {}
+    release_id = str(release.get("id") or (recorded.get("backup") or {}).get("release") or "")
+    if not release_id:
+        raise BackupError("the snapshot recorded no release (the host had none deployed): deploy one, then restore the data")
+    pinned: dict[str, str] = {}
+    for node in release.get("custom_nodes") or []:
+        name, version = (node.get("name"), node.get("version")) if isinstance(node, dict) else (node[0], node[1])
+        if version:
+            pinned[str(name)] = str(version)
+    names = {str(node.get("name")) for node in custom_nodes}
+    missing = sorted(set(pinned) - names)
+    if missing:
+        raise BackupError("the recorded release had custom nodes the inventory does not declare (comfyui_deploy_custom_nodes): %s" % ", ".join(missing))
+    new_source = dict(source)
+    commit = release.get("comfyui_commit")
+    if new_source.get("type") == "git" and commit:
+        new_source["ref"] = commit
+    nodes = [dict(node, version=pinned.get(str(node.get("name")), node.get("version"))) for node in custom_nodes]
+    return {"comfyui_deploy_release_id": release_id, "comfyui_deploy_source": new_source, "comfyui_deploy_custom_nodes": nodes}

@@ -360,3 +360,17 @@ def test_a_backup_set_of_a_host_without_a_release(tmp_path):
     (base / "shared" / "user" / "settings.json").write_text("{}")
     done = BackupSet(str(base), []).gather()
     assert done.manifest["release"] == "" and "user/settings.json" in {f["path"] for f in done.manifest["files"]}
+
+
+def test_the_recorded_release_is_rebuilt_by_commit_with_its_custom_nodes_pinned():
+    recorded = {"release": {"id": "v0.8.0-abc-123", "comfyui_commit": "a" * 40, "custom_nodes": [["probe", "b" * 40]]}, "backup": {"release": "v0.8.0-abc-123"}}
+    source = {"type": "git", "url": "https://github.com/comfyanonymous/ComfyUI", "ref": "master"}
+    nodes = [{"name": "probe", "repo": "https://example.com/probe.git", "version": "main"}, {"name": "other", "repo": "x", "version": "v1"}]
+    plan = _backup.deploy_overrides(recorded, source, nodes)
+    assert plan["comfyui_deploy_release_id"] == "v0.8.0-abc-123"
+    assert plan["comfyui_deploy_source"] == dict(source, ref="a" * 40) and source["ref"] == "master"
+    assert plan["comfyui_deploy_custom_nodes"] == [dict(nodes[0], version="b" * 40), nodes[1]]
+    with pytest.raises(BackupError, match="custom nodes the inventory does not declare .*: probe"):
+        _backup.deploy_overrides(recorded, source, nodes[1:])
+    with pytest.raises(BackupError, match="recorded no release"):
+        _backup.deploy_overrides({"release": {}, "backup": {"release": ""}}, source, [])
