@@ -370,7 +370,7 @@ def test_the_recorded_release_is_rebuilt_by_commit_with_its_custom_nodes_pinned(
     assert plan["comfyui_deploy_release_id"] == "v0.8.0-abc-123"
     assert plan["comfyui_deploy_source"] == dict(source, ref="a" * 40) and source["ref"] == "master"
     assert plan["comfyui_deploy_custom_nodes"] == [dict(nodes[0], version="b" * 40), nodes[1]]
-    with pytest.raises(BackupError, match="custom nodes the inventory does not declare .*: probe"):
+    with pytest.raises(BackupError, match=r"custom nodes the inventory does not declare .*: probe"):
         _backup.deploy_overrides(recorded, source, nodes[1:])
     with pytest.raises(BackupError, match="recorded no release"):
         _backup.deploy_overrides({"release": {}, "backup": {"release": ""}}, source, [])
