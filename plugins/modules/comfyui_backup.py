@@ -172,7 +172,7 @@ def main():
             "state": {"type": "str", "choices": ["present", "verified", "pruned", "restored"], "default": "present"},
             "repository": {"type": "str", "required": True},
             "password": {"type": "str", "no_log": True},
-            "password_file": {"type": "path"},
+            "password_file": {"type": "path", "no_log": False},  # a path, not a secret
             "env": {"type": "dict", "default": {}, "no_log": True},
             "instances": {"type": "list", "elements": "str", "default": []},
             "host": {"type": "str"},

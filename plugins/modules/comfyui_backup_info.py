@@ -113,7 +113,7 @@ def main():
             "base": {"type": "path", "required": True},
             "repository": {"type": "str", "required": True},
             "password": {"type": "str", "no_log": True},
-            "password_file": {"type": "path"},
+            "password_file": {"type": "path", "no_log": False},  # a path, not a secret
             "env": {"type": "dict", "default": {}, "no_log": True},
             "snapshot": {"type": "str"},
             "host": {"type": "str"},

@@ -1,0 +1,70 @@
+"""backup.yml and restore.yml on this machine (the demo inventory, standalone, the simulator as ComfyUI), with the
+real restic: the README's demo lines: back up the demo, break it, restore it, and it serves the same data again."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from loopback import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.skipif(shutil.which("restic") is None, reason="restic is installed by `make system`")
+
+
+def playbook(root, port, book, *args):
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    env.update(
+        COMFYOPS_DEMO_ROOT=str(root),
+        NO_PROXY="*",
+        PIP_NO_INDEX="1",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"),
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+    )
+    extra = {"comfyui_deploy_instances": [{"name": "default", "port": port}]}
+    cmd = [str(BIN / "ansible-playbook"), "-i", str(REPO / "inventories/demo"), str(REPO / "playbooks" / book), "-e", json.dumps(extra), *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=900, cwd=str(root))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("backup-demo")
+    subprocess.run([str(REPO / "comfyui-simulator/tools/make-git-repo.sh"), str(root / "ComfyUI")], check=True, capture_output=True)
+    port = free_port()
+    deployed = playbook(root, port, "deploy.yml")
+    assert deployed.returncode == 0, deployed.stdout[-3000:]
+    yield root, port
+    playbook(root, port, "shutdown.yml")
+
+
+def test_back_up_the_demo_break_it_restore_it(demo):
+    root, port = demo
+    flows = root / "srv" / "shared" / "user" / "default" / "workflows"
+    flows.mkdir(parents=True, exist_ok=True)
+    (flows / "mine.json").write_text('{"nodes": [{"id": 7, "type": "SaveImage"}]}')
+    backed = playbook(root, port, "backup.yml")
+    assert backed.returncode == 0, backed.stdout[-3000:]
+    assert "localhost: snapshot " in backed.stdout and "of release v0.8.0-" in backed.stdout
+
+    shutil.rmtree(root / "srv" / "shared" / "user")  # the break: the operator's work is gone
+    (root / "srv" / "shared" / "user").mkdir()
+
+    restored = playbook(root, port, "restore.yml", "-e", "comfyui_restore_hosts=localhost")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert "localhost: restored user and config/instances from snapshot" in restored.stdout
+    assert json.loads((flows / "mine.json").read_text()) == {"nodes": [{"id": 7, "type": "SaveImage"}]}
+    audit = (root / "srv" / "state" / "audit.log").read_text().splitlines()
+    assert json.loads(audit[-1])["action"] == "restore" and json.loads(audit[-1])["outcome"].startswith("restored ")
+
+
+def test_restore_without_naming_the_hosts_refuses(demo):
+    root, port = demo
+    out = playbook(root, port, "restore.yml")
+    assert out.returncode != 0 and "name the hosts to restore: -e comfyui_restore_hosts=" in out.stdout
