@@ -148,7 +148,7 @@ files: {description: "Files restic processed (V(present)) or in the snapshot (V(
 bytes_added: {description: "Bytes the backup added to the repository after deduplication.", returned: state=present, type: int}
 duration: {description: "restic's own duration in seconds.", returned: state=present, type: float}
 seconds: {description: "The whole operation's duration in seconds.", returned: state=present, type: float}
-release: {description: "The release recorded in the backup.", returned: state in (present, restored), type: str}
+release: {description: "The release recorded in the backup.", returned: "state=present or state=restored", type: str}
 databases: {description: "The SQLite databases copied through the online backup API.", returned: state=present, type: list, elements: str}
 left_out_changing: {description: "Files left out because they kept changing while copied.", returned: state=present, type: list, elements: str}
 ok: {description: "Whether the repository and the snapshot verified.", returned: state=verified, type: bool}

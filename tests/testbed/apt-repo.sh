@@ -16,4 +16,4 @@ apt-get download "$@" >/dev/null
 dpkg-scanpackages --multiversion . /dev/null >Packages 2>/dev/null
 rm -f .packages-*
 touch "$stamp"
-echo "testbed: local package repository $dir: $(ls ./*.deb | wc -l) package(s)" >&2
+echo "testbed: local package repository $dir: $(find . -maxdepth 1 -name '*.deb' | wc -l) package(s)" >&2
