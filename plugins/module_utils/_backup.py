@@ -500,6 +500,7 @@ class BackupSet:
         os.makedirs(os.path.join(self.staging, "meta"), mode=0o700, exist_ok=True)
         record = {
             "host": self.host,
+            "base": self.base,
             "release": release_id,
             "instances": self.instances,
             "databases": sorted(done.databases),
@@ -811,7 +812,11 @@ class Backups:
         release_id, _meta, directory = self.set.release()
         with open(os.path.join(restored, "meta", "backup.json"), encoding="utf-8") as handle:
             recorded = json.load(handle)
-        if directory and recorded.get("release") == release_id and os.path.isdir(os.path.join(restored, "config", "instances")):
+        # The configuration is this host's own only when the backup is of this host, base and release: on another host
+        # (disaster recovery) the deploy made it from the inventory for this host (its paths, its ports), and the
+        # backed-up copy stays in the snapshot for reference.
+        same = (recorded.get("release"), recorded.get("host"), recorded.get("base")) == (release_id, self.set.host, self.base)
+        if directory and same and os.path.isdir(os.path.join(restored, "config", "instances")):
             pairs.append(("config/instances", os.path.join(directory, "instances")))
         for relative, destination in pairs:
             source = os.path.join(restored, relative)

@@ -22,8 +22,9 @@ description:
     (O(keep_last), O(keep_daily), O(keep_weekly)), never removing the newest verified snapshot. V(restored): restic
     restores into a scratch directory under C(<base>/backup), every entry is checked (only regular files and
     directories; links, devices, FIFOs and sockets refused) and compared with the manifest, what is in place is
-    backed up (tag C(pre-restore)) and moved aside, then the user data (and the configuration, when the same release
-    is current) is moved into place. Nothing outside O(base) is written."
+    backed up (tag C(pre-restore)) and moved aside, then the user data (and the configuration, when the backup is of
+    this host, base and current release; elsewhere the deploy made it for this host) is moved into place. Nothing
+    outside O(base) is written."
   - "A lock left in the repository by a dead restic on this host is removed; a live one is waited for (O(lock_wait)),
     then the task fails naming its holder. Two operations at once on one host: the second waits."
   - The repository password is passed to restic in a file (mode 0600), never on a command line.

@@ -68,3 +68,28 @@ def test_restore_without_naming_the_hosts_refuses(demo):
     root, port = demo
     out = playbook(root, port, "restore.yml")
     assert out.returncode != 0 and "name the hosts to restore: -e comfyui_restore_hosts=" in out.stdout
+
+
+def test_disaster_recovery_onto_a_new_base_deploys_the_recorded_release_and_restores_the_data(demo, tmp_path):
+    root, port = demo
+    flows = root / "srv" / "shared" / "user" / "default" / "workflows"
+    flows.mkdir(parents=True, exist_ok=True)
+    (flows / "dr.json").write_text('{"nodes": [{"id": 9, "type": "EmptyImage"}]}')
+    backed = playbook(root, port, "backup.yml")
+    assert backed.returncode == 0, backed.stdout[-3000:]
+    recorded = json.loads((root / "srv" / "state" / "deployed.json").read_text())["release"]
+
+    new = tmp_path / "new-host"  # a new machine: nothing deployed, the same repository
+    subprocess.run([str(REPO / "comfyui-simulator/tools/make-git-repo.sh"), str(new / "ComfyUI")], check=True, capture_output=True)
+    new_port = free_port()
+    repository = json.dumps({"backup_repository": str(root / "backup-repo")})
+    try:
+        out = playbook(new, new_port, "restore.yml", "-e", "comfyui_restore_hosts=localhost", "-e", "comfyui_restore_from=localhost", "-e", repository)
+        assert out.returncode == 0, out.stdout[-4000:]
+        assert os.readlink(new / "srv" / "current") == "releases/" + recorded  # the release the backup recorded
+        assert json.loads((new / "srv" / "shared" / "user" / "default" / "workflows" / "dr.json").read_text())["nodes"][0]["id"] == 9
+        # the configuration is the one the deploy made for this host (its paths, its port), not the old host's
+        assert "localhost: restored user from snapshot" in out.stdout
+        assert str(new_port) in (new / "srv" / "current" / "instances" / "default.json").read_text()
+    finally:
+        playbook(new, new_port, "shutdown.yml")
