@@ -59,6 +59,7 @@ STATE = "backup-state.json"  # in <base>/state: verified and damaged snapshots, 
 LOCK = "backup.lock"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 COPY_TRIES = 3
+PRE_RESTORE = "pre-restore"
 SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
 RESTIC_LOCKED = re.compile(r"repository is already locked (?:exclusively )?by PID (\d+) on (\S+) by (.+?) \(")
 
@@ -685,9 +686,11 @@ class Backups:
     def resolve(self, snapshot_id: str | None, snapshots: list[Snapshot] | None = None, host: str | None = None) -> Snapshot:
         """The snapshot `snapshot_id` (an id or a prefix), or the newest of `host` (default this host) when none is named."""
         found = snapshots if snapshots is not None else self.snapshots()
-        mine = [s for s in found if s.tag("host") == (host or self.set.host)]
+        # the newest backup, not the copy of what was in place that a restore made (tag pre-restore)
+        regular = [s for s in found if PRE_RESTORE not in s.tags]
+        mine = [s for s in regular if s.tag("host") == (host or self.set.host)]
         if host is None and not mine:
-            mine = found
+            mine = regular
         if not snapshot_id or snapshot_id == "latest":
             if not mine:
                 raise BackupError("the repository %s has no comfyops snapshot%s to use" % (self.restic.describe(), " of host %s" % host if host else ""))
@@ -767,7 +770,7 @@ class Backups:
             problems = check_tree(scratch) + check_manifest(restored)[1]
             if problems:
                 raise BackupError("snapshot %s does not restore cleanly, nothing was changed: %s" % (snap.short_id, "; ".join(problems[:10])))
-            before = self.backup(extra_tags=["pre-restore"]) if os.path.isdir(os.path.join(self.base, "shared", "user")) else None
+            before = self.backup(extra_tags=[PRE_RESTORE]) if os.path.isdir(os.path.join(self.base, "shared", "user")) else None
             moved = self._swap(restored, uid, gid)
         return {
             "snapshot_id": snap.id,

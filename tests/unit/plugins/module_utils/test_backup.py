@@ -374,3 +374,11 @@ def test_the_recorded_release_is_rebuilt_by_commit_with_its_custom_nodes_pinned(
         _backup.deploy_overrides(recorded, source, nodes[1:])
     with pytest.raises(BackupError, match="recorded no release"):
         _backup.deploy_overrides({"release": {}, "backup": {"release": ""}}, source, [])
+
+
+def test_the_newest_snapshot_is_a_backup_not_the_copy_a_restore_made(backups):
+    first = backups.backup()
+    backups.restore(None)  # makes a pre-restore snapshot of what was in place
+    assert len(backups.snapshots()) == 2
+    assert backups.resolve(None).short_id == first["snapshot_id"]
+    assert backups.resolve(None, host="gpu-01").short_id == first["snapshot_id"]
