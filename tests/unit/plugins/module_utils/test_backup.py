@@ -382,3 +382,11 @@ def test_the_newest_snapshot_is_a_backup_not_the_copy_a_restore_made(backups):
     assert len(backups.snapshots()) == 2
     assert backups.resolve(None).short_id == first["snapshot_id"]
     assert backups.resolve(None, host="gpu-01").short_id == first["snapshot_id"]
+
+
+def test_a_repository_that_went_away_is_made_anew_by_the_next_backup(backups, repo):
+    assert backups.backup()["initialised"] is True
+    assert backups.backup()["initialised"] is False  # known: not asked again
+    shutil.rmtree(repo.repository)
+    again = backups.backup()
+    assert again["initialised"] is True and len(backups.snapshots()) == 1
