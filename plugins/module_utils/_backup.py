@@ -976,3 +976,14 @@ def deploy_overrides(recorded: dict[str, Any], source: dict[str, Any], custom_no
         new_source["ref"] = commit
     nodes = [dict(node, version=pinned.get(str(node.get("name")), node.get("version"))) for node in custom_nodes]
     return {"comfyui_deploy_release_id": release_id, "comfyui_deploy_source": new_source, "comfyui_deploy_custom_nodes": nodes}
+
+
+def models_missing(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The models a snapshot's manifest lists that this host does not have with the same sha256 (folder/name)."""
+    have = {(m.get("folder"), m.get("name"), m.get("sha256")) for m in (current or {}).get("models", [])}
+    wanted = (recorded or {}).get("models") or []
+    return [
+        "%s/%s (sha256 %s)" % (m.get("folder"), m.get("name"), str(m.get("sha256"))[:12])
+        for m in wanted
+        if (m.get("folder"), m.get("name"), m.get("sha256")) not in have
+    ]

@@ -93,3 +93,24 @@ def test_disaster_recovery_onto_a_new_base_deploys_the_recorded_release_and_rest
         assert str(new_port) in (new / "srv" / "current" / "instances" / "default.json").read_text()
     finally:
         playbook(new, new_port, "shutdown.yml")
+
+
+def test_a_model_the_backup_recorded_that_the_host_lacks_stops_the_restore_first(demo):
+    root, port = demo
+    manifest = root / "srv" / "shared" / "models" / "manifest.json"
+    before = manifest.read_text() if manifest.exists() else None
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps({"models": [{"folder": "checkpoints", "name": "sd15.safetensors", "size": 4, "sha256": "ab" * 32, "source": "file:///x"}]}))
+    try:
+        assert playbook(root, port, "backup.yml").returncode == 0
+        manifest.write_text(json.dumps({"models": []}))  # the model is gone from this host
+        out = playbook(root, port, "restore.yml", "-e", "comfyui_restore_hosts=localhost")
+        assert out.returncode != 0
+        assert "the backup recorded models this host lacks or has with other digests" in out.stdout and "checkpoints/sd15.safetensors" in out.stdout
+        assert "Restore | take the deploy lock" not in out.stdout  # it stopped before anything changed
+    finally:
+        if before is None:
+            manifest.unlink()
+        else:
+            manifest.write_text(before)
+        playbook(root, port, "backup.yml")  # the newest snapshot is a plain one again, for the other tests

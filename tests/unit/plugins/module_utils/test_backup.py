@@ -390,3 +390,14 @@ def test_a_repository_that_went_away_is_made_anew_by_the_next_backup(backups, re
     shutil.rmtree(repo.repository)
     again = backups.backup()
     assert again["initialised"] is True and len(backups.snapshots()) == 1
+
+
+def test_models_the_backup_recorded_are_checked_by_digest():
+    recorded = {
+        "models": [{"folder": "checkpoints", "name": "a.safetensors", "sha256": "1" * 64}, {"folder": "loras", "name": "b.safetensors", "sha256": "2" * 64}]
+    }
+    here = {
+        "models": [{"folder": "checkpoints", "name": "a.safetensors", "sha256": "1" * 64}, {"folder": "loras", "name": "b.safetensors", "sha256": "3" * 64}]
+    }
+    assert _backup.models_missing(recorded, here) == ["loras/b.safetensors (sha256 222222222222)"]
+    assert _backup.models_missing(recorded, recorded) == [] and _backup.models_missing({}, {}) == []
