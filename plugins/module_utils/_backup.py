@@ -51,7 +51,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, open_nofollow
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, open_nofollow, pid_alive
 
 STAGING = "staging"
 MANIFEST = "manifest.json"
@@ -141,16 +141,6 @@ def backup_summary(text: str) -> dict[str, Any]:
 def locked_by(text: str) -> tuple[int, str, str] | None:
     found = RESTIC_LOCKED.search(text)
     return (int(found.group(1)), found.group(2), found.group(3)) if found else None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Restic:
@@ -909,6 +899,19 @@ def password_file(password: str | None, path: str | None) -> Iterator[str]:
         yield secret
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+# The options every module that opens a repository takes (documented once: doc fragment comfyops.comfyui.restic).
+RESTIC_OPTIONS: dict[str, dict[str, Any]] = {
+    "base": {"type": "path", "required": True},
+    "repository": {"type": "str", "required": True},
+    "password": {"type": "str", "no_log": True},
+    "password_file": {"type": "path", "no_log": False},  # a path, not a secret
+    "env": {"type": "dict", "default": {}, "no_log": True},
+    "restic": {"type": "str", "default": "restic"},
+    "cache_dir": {"type": "path"},
+}
+RESTIC_PASSWORD_RULES: dict[str, Any] = {"required_one_of": [("password", "password_file")], "mutually_exclusive": [("password", "password_file")]}
 
 
 def restic_for(params: dict[str, Any], secret: str) -> Restic:

@@ -102,6 +102,17 @@ def inside(root: str, relative: Any, option: str) -> str:
     return resolved
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this host (one that belongs to another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def open_nofollow(path: str, flags: int = os.O_RDWR | os.O_CREAT, mode: int = 0o600) -> int:
     """A file descriptor for `path` that refuses a symbolic link in its last component (O_NOFOLLOW).
 

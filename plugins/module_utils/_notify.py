@@ -56,7 +56,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, open_nofollow
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, open_nofollow, pid_alive
 from ansible_collections.comfyops.comfyui.plugins.module_utils._http import TransportError, UrlError, parse_url, redact, redact_url, request
 
 SEVERITIES = ("info", "warning", "critical")
@@ -691,7 +691,7 @@ class Notifier:
             path = os.path.join(self.spool_dir, entry_name)
             if entry_name.endswith(".claimed"):
                 free, holder = path.rsplit(".", 2)[0], entry_name.rsplit(".", 2)[-2]
-                if not holder.isdigit() or _alive(int(holder)):
+                if not holder.isdigit() or pid_alive(int(holder)):
                     continue
                 os.replace(path, free)  # its sender died: free again
                 path = free
@@ -814,16 +814,6 @@ class Notifier:
             return sum(1 for n in os.listdir(self.spool_dir) if n.endswith(".json") or n.endswith(".claimed"))
         except FileNotFoundError:
             return 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def summarize(outcomes: list[Outcome]) -> dict[str, int]:

@@ -31,29 +31,11 @@ description:
 author:
   - comfyops maintainers (@comfyops)
 options:
-  base:
-    description: The deploy base, such as C(/srv/comfyui).
-    type: path
-    required: true
   state:
     description: What to do.
     type: str
     choices: [present, verified, pruned, restored]
     default: present
-  repository:
-    description: The restic repository (a local path, C(sftp:), C(s3:), C(rest:) URL). Credentials in a URL are never shown.
-    type: str
-    required: true
-  password:
-    description: The repository password (from Ansible Vault). One of O(password) and O(password_file) is required.
-    type: str
-  password_file:
-    description: A file on the host that holds the repository password.
-    type: path
-  env:
-    description: More environment for restic, such as C(AWS_ACCESS_KEY_ID) and C(AWS_SECRET_ACCESS_KEY) for an S3 repository.
-    type: dict
-    default: {}
   instances:
     description: The instances' names (recorded with the backup).
     type: list
@@ -101,14 +83,8 @@ options:
   textfile_dir:
     description: Write Prometheus textfile metrics (last success, duration, bytes added, snapshots, last verify) here.
     type: path
-  restic:
-    description: The restic program.
-    type: str
-    default: restic
-  cache_dir:
-    description: restic's cache (default C(<base>/backup/cache)).
-    type: path
 extends_documentation_fragment:
+  - comfyops.comfyui.restic
   - comfyops.comfyui.attributes
 attributes:
   check_mode:
@@ -163,37 +139,40 @@ plan: {description: "In check mode with V(present): the files and bytes that wou
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import BackupError, Backups, password_file, restic_for, write_metrics
+from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import (
+    RESTIC_OPTIONS,
+    RESTIC_PASSWORD_RULES,
+    BackupError,
+    Backups,
+    password_file,
+    restic_for,
+    write_metrics,
+)
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "base": {"type": "path", "required": True},
-            "state": {"type": "str", "choices": ["present", "verified", "pruned", "restored"], "default": "present"},
-            "repository": {"type": "str", "required": True},
-            "password": {"type": "str", "no_log": True},
-            "password_file": {"type": "path", "no_log": False},  # a path, not a secret
-            "env": {"type": "dict", "default": {}, "no_log": True},
-            "instances": {"type": "list", "elements": "str", "default": []},
-            "host": {"type": "str"},
-            "include_outputs": {"type": "bool", "default": False},
-            "max_age_days": {"type": "float", "default": 14},
-            "health_dir": {"type": "path"},
-            "read_data_subset": {"type": "str"},
-            "snapshot": {"type": "str"},
-            "from_host": {"type": "str"},
-            "keep_last": {"type": "int", "default": 7},
-            "keep_daily": {"type": "int", "default": 30},
-            "keep_weekly": {"type": "int", "default": 8},
-            "lock_wait": {"type": "float", "default": 600},
-            "textfile_dir": {"type": "path"},
-            "restic": {"type": "str", "default": "restic"},
-            "cache_dir": {"type": "path"},
-        },
-        required_one_of=[("password", "password_file")],
-        mutually_exclusive=[("password", "password_file")],
+        argument_spec=dict(
+            RESTIC_OPTIONS,
+            **{
+                "state": {"type": "str", "choices": ["present", "verified", "pruned", "restored"], "default": "present"},
+                "instances": {"type": "list", "elements": "str", "default": []},
+                "host": {"type": "str"},
+                "include_outputs": {"type": "bool", "default": False},
+                "max_age_days": {"type": "float", "default": 14},
+                "health_dir": {"type": "path"},
+                "read_data_subset": {"type": "str"},
+                "snapshot": {"type": "str"},
+                "from_host": {"type": "str"},
+                "keep_last": {"type": "int", "default": 7},
+                "keep_daily": {"type": "int", "default": 30},
+                "keep_weekly": {"type": "int", "default": 8},
+                "lock_wait": {"type": "float", "default": 600},
+                "textfile_dir": {"type": "path"},
+            },
+        ),
         supports_check_mode=True,
+        **RESTIC_PASSWORD_RULES,
     )
     p = module.params
     try:

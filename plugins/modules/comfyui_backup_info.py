@@ -17,24 +17,6 @@ description:
 author:
   - comfyops maintainers (@comfyops)
 options:
-  base:
-    description: The deploy base, such as C(/srv/comfyui).
-    type: path
-    required: true
-  repository:
-    description: The restic repository.
-    type: str
-    required: true
-  password:
-    description: The repository password.
-    type: str
-  password_file:
-    description: A file on the host that holds the repository password.
-    type: path
-  env:
-    description: More environment for restic (credentials of a remote repository).
-    type: dict
-    default: {}
   snapshot:
     description: Also return RV(chosen) and what it recorded (RV(recorded)) for this snapshot (an id or its prefix).
     type: str
@@ -45,14 +27,8 @@ options:
     description: Whether to ask restic for each snapshot's size (one call per snapshot).
     type: bool
     default: true
-  restic:
-    description: The restic program.
-    type: str
-    default: restic
-  cache_dir:
-    description: restic's cache (default C(<base>/backup/cache)).
-    type: path
 extends_documentation_fragment:
+  - comfyops.comfyui.restic
   - comfyops.comfyui.attributes
 attributes:
   check_mode:
@@ -104,26 +80,28 @@ recorded:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import BackupError, Backups, password_file, restic_for
+from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import (
+    RESTIC_OPTIONS,
+    RESTIC_PASSWORD_RULES,
+    BackupError,
+    Backups,
+    password_file,
+    restic_for,
+)
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "base": {"type": "path", "required": True},
-            "repository": {"type": "str", "required": True},
-            "password": {"type": "str", "no_log": True},
-            "password_file": {"type": "path", "no_log": False},  # a path, not a secret
-            "env": {"type": "dict", "default": {}, "no_log": True},
-            "snapshot": {"type": "str"},
-            "host": {"type": "str"},
-            "sizes": {"type": "bool", "default": True},
-            "restic": {"type": "str", "default": "restic"},
-            "cache_dir": {"type": "path"},
-        },
-        required_one_of=[("password", "password_file")],
-        mutually_exclusive=[("password", "password_file")],
+        argument_spec=dict(
+            RESTIC_OPTIONS,
+            **{
+                "snapshot": {"type": "str"},
+                "host": {"type": "str"},
+                "sizes": {"type": "bool", "default": True},
+            },
+        ),
         supports_check_mode=True,
+        **RESTIC_PASSWORD_RULES,
     )
     p = module.params
     try:
