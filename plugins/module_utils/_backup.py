@@ -51,7 +51,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, open_nofollow, pid_alive
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, inside, open_nofollow, pid_alive
 
 STAGING = "staging"
 MANIFEST = "manifest.json"
@@ -570,10 +570,12 @@ def check_manifest(root: str) -> tuple[dict[str, Any], list[str]]:
     for entry in manifest.get("files", []):
         relative = str(entry.get("path", ""))
         listed.add(relative)
-        path = os.path.join(root, relative)
-        if relative.startswith("/") or ".." in relative.split("/") or not os.path.normpath(path).startswith(os.path.normpath(root) + os.sep):
+        try:
+            path = inside(root, relative, MANIFEST)  # the one path rule: no absolute name, no '..', no escaping link
+        except PathError:
             problems.append("%s: the manifest names a path outside the tree" % relative)
-        elif not os.path.isfile(path) or os.path.islink(path):
+            continue
+        if not os.path.isfile(path):
             problems.append("%s: missing" % relative)
         elif os.path.getsize(path) != entry.get("size") or sha256_of(path) != entry.get("sha256"):
             problems.append("%s: its content differs from the manifest (size or sha256)" % relative)
@@ -796,7 +798,10 @@ class Backups:
         """Where the staging tree of `snap` is inside the scratch directory (restic keeps absolute paths)."""
         for path in snap.paths:
             if path.rstrip("/").endswith("/backup/" + STAGING):
-                return os.path.join(scratch, path.lstrip("/"))
+                try:  # a path read from the repository: it must stay inside the scratch directory
+                    return inside(scratch, path.lstrip("/"), "snapshot %s path" % snap.short_id)
+                except PathError as exc:
+                    raise BackupError(str(exc)) from None
         raise BackupError("snapshot %s holds no comfyops backup set (paths: %s)" % (snap.short_id, ", ".join(snap.paths)))
 
     def _restored_problems(self, scratch: str, snap: Snapshot) -> list[str]:
