@@ -383,6 +383,7 @@ class InstanceHealth:
                 self.add("workflow", "fail", "output outside output_dir", "files inside %s" % output_dir, "the server named %s" % exc, "is this ComfyUI?")
                 return
             missing = [p for p in paths if not (os.path.isfile(p) and os.path.getsize(p) > 0)]
+            self.metrics["workflow_output_ok"] = 0 if not paths or missing else 1
             if not paths or missing:
                 self.add(
                     "workflow",
@@ -579,6 +580,7 @@ def metrics_text(instance: str, state: str, results: list[dict[str, Any]], metri
         "queue_pending": metrics.get("queue_pending"),
         "queue_running_age_seconds": metrics.get("running_age"),
         "workflow_seconds": metrics.get("workflow_seconds"),
+        "workflow_output_ok": metrics.get("workflow_output_ok"),
         "failure_streak": trend_info["failure_streak"],
         "last_run_timestamp_seconds": now,
     }
