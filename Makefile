@@ -131,14 +131,23 @@ DEMO := $(CURDIR)/demo
 demo: venv
 	@comfyui-simulator/tools/make-git-repo.sh $(DEMO)/ComfyUI >/dev/null
 	COMFYOPS_DEMO_ROOT=$(DEMO) $(BIN)/ansible-playbook -i inventories/demo playbooks/deploy.yml
+	COMFYOPS_DEMO_ROOT=$(DEMO) $(BIN)/ansible-playbook -i inventories/demo playbooks/monitoring.yml
 	@COMFYOPS_DEMO_ROOT=$(DEMO) $(BIN)/ansible-playbook -i inventories/demo playbooks/health.yml \
-	  -e comfyui_health_report_dir=$(DEMO)/reports -e '{"comfyui_health_options": {"service_manager": "standalone"}}' \
+	  -e comfyui_health_report_dir=$(DEMO)/reports \
+	  -e '{"comfyui_health_options": {"service_manager": "standalone", "textfile_dir": "$(DEMO)/monitoring/textfile"}}' \
 	  -e '{"comfyui_health_instances": [{"name": "default", "url": "http://127.0.0.1:8188", "pidfile": "$(DEMO)/srv/run/default.pid", "output_dir": "$(DEMO)/srv/shared/output"}]}' >$(DEMO)/health.log
 	@echo "ComfyUI (the comfyops API simulator) serves at http://127.0.0.1:8188 from $(DEMO)/srv/current"
+	@echo "Monitoring (standalone, on loopback; $(DEMO)/monitoring/bin/comfyops-monctl status):"
+	@echo "  ComfyUI exporter  http://127.0.0.1:9188/metrics"
+	@echo "  node_exporter     http://127.0.0.1:9100/metrics"
+	@echo "  Prometheus        http://127.0.0.1:9090  (alert rules: http://127.0.0.1:9090/alerts)"
+	@echo "  Alertmanager      http://127.0.0.1:9093"
+	@echo "  Grafana           not installed: no package source here (the role installs it from Grafana's apt repository)"
 	@sed -n '3,$$p' $(DEMO)/reports/health.md
 
 demo-clean: venv
 	@if [ -d $(DEMO)/srv ]; then COMFYOPS_DEMO_ROOT=$(DEMO) $(BIN)/ansible-playbook -i inventories/demo playbooks/shutdown.yml; fi
+	@if [ -x $(DEMO)/monitoring/bin/comfyops-monctl ]; then $(DEMO)/monitoring/bin/comfyops-monctl stop; fi
 	rm -rf $(DEMO)
 
 clean:
