@@ -87,7 +87,7 @@ gpu-test: venv
 
 system: venv
 	@/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || tests/testbed/ensure-packages.sh no-such-command:python3-venv
-	@tests/testbed/ensure-packages.sh runuser:util-linux prometheus-alertmanager:prometheus-alertmanager restic:restic
+	@tests/testbed/ensure-packages.sh runuser:util-linux prometheus-alertmanager:prometheus-alertmanager restic:restic prometheus:prometheus prometheus-node-exporter:prometheus-node-exporter
 	$(BIN)/python -m pytest tests/system $(PYTEST_ARGS)
 
 # ansible-test must run from inside an ansible_collections/<ns>/<name> tree:

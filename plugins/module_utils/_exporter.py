@@ -39,6 +39,8 @@ from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import colle
 EXPORTER_VERSION = "0.1.0"
 DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 OUTCOMES = ("success", "error", "interrupted")
+# Why a poll failed; every instance gets each at 0 from the start, so that rate() and increase() see the first one
+POLL_ERRORS = ("timeout", "unreachable", "http", "not_comfyui", "error", "history_gap")
 MAX_SEEN = 4096  # prompt ids remembered per instance: far more than one history window
 MAX_NODE_CLASSES = 200  # distinct node_class label values kept per instance (bounded cardinality)
 
@@ -514,7 +516,7 @@ class Exporter:
             "comfyui_scrape_errors",
             "Polls of an instance that failed, by reason (timeout, unreachable, http, not_comfyui, history_gap).",
             [*inst, "reason"],
-            [([name, reason], count) for (name, reason), count in sorted(self.scrape_errors.items())],
+            [([i.name, reason], self.scrape_errors.get((i.name, reason), 0)) for i in self.settings.instances for reason in POLL_ERRORS],
         )
         yield gauge("comfyui_poll_duration_seconds", "How long the last poll of the instance took.", inst, [([s.name], s.duration) for s in samples])
         info = InfoMetricFamily("comfyui", "Versions the instance reports, and the release deployed on the host.", labels=inst)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from demo_playbook import demo_playbook
 from loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,18 +20,7 @@ pytestmark = pytest.mark.skipif(shutil.which("restic") is None, reason="restic i
 
 
 def playbook(root, port, book, *args):
-    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
-    env.update(
-        COMFYOPS_DEMO_ROOT=str(root),
-        NO_PROXY="*",
-        PIP_NO_INDEX="1",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"),
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-    )
-    extra = {"comfyui_deploy_instances": [{"name": "default", "port": port}]}
-    cmd = [str(BIN / "ansible-playbook"), "-i", str(REPO / "inventories/demo"), str(REPO / "playbooks" / book), "-e", json.dumps(extra), *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=900, cwd=str(root))
+    return demo_playbook(root, book, {"comfyui_deploy_instances": [{"name": "default", "port": port}]}, *args)
 
 
 @pytest.fixture(scope="module")
