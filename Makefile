@@ -77,7 +77,7 @@ ansible-lint: venv
 	$(BIN)/ansible-lint --profile production --offline
 
 unit: venv
-	@tests/testbed/ensure-packages.sh redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager restic:restic
+	@tests/testbed/ensure-packages.sh redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager restic:restic promtool:prometheus
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 # The safety tests run the server as `nobody` from a venv of Debian's /usr/bin/python3 (pyenv's lives under /root).

@@ -138,7 +138,9 @@ def alertmanager_config(settings: dict[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {"global": {"resolve_timeout": "5m"}}
     if email_to:
         if not smtp.get("smarthost") or not smtp.get("from"):
-            raise MonitoringConfigError("monitoring_stack_alertmanager_smtp: smarthost and from are required when monitoring_stack_alertmanager_email_to is set")
+            raise MonitoringConfigError(
+                "monitoring_stack_alertmanager_smtp: smarthost and from are required when monitoring_stack_alertmanager_email_to is set"
+            )
         config["global"].update(
             {
                 "smtp_smarthost": check_arg(smtp["smarthost"], "monitoring_stack_alertmanager_smtp.smarthost"),

@@ -20,6 +20,8 @@ from typing import Any
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, check_name, open_nofollow
 
+__all__ = ["ACTIONS", "Manager", "PathError", "ServiceError", "load_services", "main", "read_pid"]
+
 ACTIONS = ("start", "stop", "restart", "reload", "status")
 
 
