@@ -119,7 +119,9 @@ build: venv
 molecule: venv
 	@tests/testbed/ensure-packages.sh prometheus-alertmanager:prometheus-alertmanager
 	tests/testbed/base-image.sh >/dev/null
-	@tests/testbed/apt-repo.sh /var/tmp/comfyops-apt restic
+	@tests/testbed/apt-repo.sh /var/tmp/comfyops-apt --image comfyops-test/debian:bookworm \
+	  restic prometheus prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter redis-server
+	@tests/testbed/wheels.sh /var/tmp/comfyops-wheels
 	@mkdir -p /var/tmp/comfyops-molecule-backup
 	@if [ -n "$(SCENARIO)" ]; then \
 	  $(BIN)/molecule test -s $(SCENARIO); \

@@ -282,6 +282,9 @@ def main() -> None:
     http_cmd = sub.add_parser("http", help="an HTTP receiver that answers 200 and logs each request as a JSON line")
     http_cmd.add_argument("--port", type=int, required=True)
     http_cmd.add_argument("--log", required=True)
+    smtp_cmd = sub.add_parser("smtp", help="an SMTP server (aiosmtpd) that logs each message (to, subject, body) as a JSON line")
+    smtp_cmd.add_argument("--port", type=int, required=True)
+    smtp_cmd.add_argument("--log", required=True)
     am_cmd = sub.add_parser("alertmanager", help="a real Alertmanager routing to a webhook URL")
     am_cmd.add_argument("--port", type=int, required=True)
     am_cmd.add_argument("--webhook", required=True)
@@ -290,6 +293,17 @@ def main() -> None:
     if args.what == "http":
         receiver = HttpReceiver(log=args.log, port=args.port)
         receiver.thread.join()
+    elif args.what == "smtp":
+        smtp = SmtpServer(Path(tempfile.mkdtemp(prefix="smtp-")), port=args.port)
+        seen = 0
+        while True:
+            messages = smtp.wait_for(seen + 1, timeout=3600)
+            with open(args.log, "a", encoding="utf-8") as handle:
+                for message in messages[seen:]:
+                    body = message.get_body(("plain", "html"))
+                    record = {"to": message["To"], "subject": message["Subject"], "body": body.get_content() if body else "", "at": time.time()}
+                    handle.write(json.dumps(record) + "\n")
+            seen = len(messages)
     else:
         directory = Path(args.dir or tempfile.mkdtemp(prefix="alertmanager-"))
         directory.mkdir(parents=True, exist_ok=True)

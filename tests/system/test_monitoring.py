@@ -16,12 +16,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import dashboard_queries
+from dashboard_check import empty_panels
 from demo_playbook import REPO, demo_playbook
 from loopback import free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None, reason="Debian's prometheus is installed by `make system`")
-DASHBOARDS = sorted((REPO / "roles/monitoring_stack/files/dashboards").glob("*.json"))
 WHEELS = REPO / ".cache" / "wheels"
 
 
@@ -145,14 +144,8 @@ def test_every_dashboard_query_returns_data(stack):
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.status == 200
     wait_for(lambda: query(prom, "comfyui_node_errors_total") and query(prom, 'comfyui_prompts_total{outcome="success"} > 0'), 60, "the prompts counted")
-    queries = [(d.name, q["panel"], q["expr"]) for d in DASHBOARDS for q in dashboard_queries(json.loads(d.read_text()))]
-    assert len(queries) >= 30
-    empty = []
-    for dashboard, panel, expr in queries:
-        try:
-            wait_for(lambda expr=expr: query(prom, expr), 30, expr)
-        except AssertionError:
-            empty.append("%s / %s: %s" % (dashboard, panel, expr))
+    count, empty = empty_panels(prom, 60)
+    assert count >= 30
     assert not empty, "panels without data:\n" + "\n".join(empty)
 
 
