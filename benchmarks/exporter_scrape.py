@@ -83,7 +83,7 @@ def exporter_scrape_times(urls: list[str], scrapes: int, state: Path) -> list[fl
     exporter = _exporter.Exporter(settings)
     registry = _exporter.registry_for(exporter)
     times = []
-    for _ in range(scrapes):
+    for _scrape in range(scrapes):
         started = time.perf_counter()
         exposition.generate_latest(registry)
         times.append(time.perf_counter() - started)
@@ -94,7 +94,7 @@ def exporter_scrape_times(urls: list[str], scrapes: int, state: Path) -> list[fl
 def sequential_scrape_times(urls: list[str], scrapes: int) -> list[float]:
     """The plain alternative: each instance asked in turn, each request with the same timeout."""
     times = []
-    for _ in range(scrapes):
+    for _scrape in range(scrapes):
         started = time.perf_counter()
         for url in urls:
             client = ComfyUIClient(url, timeout=TIMEOUT, retries=0)

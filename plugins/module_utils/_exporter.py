@@ -488,7 +488,8 @@ class Exporter:
 
     # -- exposition ------------------------------------------------------------------------------------------
     def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily  # pylint: disable=import-outside-toplevel
+        # pylint: disable-next=import-outside-toplevel
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
 
         self.refresh()
         release = self.release() or ""

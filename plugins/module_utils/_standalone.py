@@ -177,13 +177,13 @@ def main(argv: list[str] | None = None) -> int:
         for name in args[1:] or sorted(services):
             if args[0] == "status":
                 pid = manager.running(name)
-                print("%s: %s" % (name, "running (pid %d)" % pid if pid else "stopped"))
+                sys.stdout.write("%s: %s\n" % (name, "running (pid %d)" % pid if pid else "stopped"))
                 code = code if pid else 3
             elif args[0] == "restart":
                 manager.stop(name)
-                print("%s: %s" % (name, manager.start(name)))
+                sys.stdout.write("%s: %s\n" % (name, manager.start(name)))
             else:
-                print("%s: %s" % (name, getattr(manager, args[0])(name)))
+                sys.stdout.write("%s: %s\n" % (name, getattr(manager, args[0])(name)))
         return code
     except (ServiceError, PathError, OSError) as exc:
         sys.stderr.write("comfyops-monctl: %s\n" % exc)

@@ -197,7 +197,7 @@ def manager(tmp_path, argv):
 
 
 def test_standalone_start_status_stop(tmp_path):
-    mgr, _ = manager(tmp_path, ["/bin/sleep", "300"])
+    mgr, _services = manager(tmp_path, ["/bin/sleep", "300"])
     assert mgr.start("sleeper") == "started"
     pid = mgr.running("sleeper")
     assert pid and mgr.start("sleeper") == "running"
@@ -207,10 +207,10 @@ def test_standalone_start_status_stop(tmp_path):
 
 
 def test_standalone_a_changed_command_line_restarts_the_old_process(tmp_path):
-    mgr, _ = manager(tmp_path, ["/bin/sleep", "300"])
+    mgr, _services = manager(tmp_path, ["/bin/sleep", "300"])
     mgr.start("sleeper")
     old = mgr.running("sleeper")
-    newer, _ = manager(tmp_path, ["/bin/sleep", "301"])
+    newer, _services = manager(tmp_path, ["/bin/sleep", "301"])
     assert newer.running("sleeper") is None and newer.ours("sleeper") == old
     assert newer.start("sleeper") == "restarted"
     assert newer.running("sleeper") not in (None, old)
@@ -218,7 +218,7 @@ def test_standalone_a_changed_command_line_restarts_the_old_process(tmp_path):
 
 
 def test_standalone_never_signals_a_pid_that_is_not_its_service(tmp_path):
-    mgr, _ = manager(tmp_path, ["/bin/sleep", "300"])
+    mgr, _services = manager(tmp_path, ["/bin/sleep", "300"])
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     try:
         (tmp_path / "run").mkdir()
@@ -243,7 +243,7 @@ def test_standalone_bad_services_and_programs_are_named(tmp_path):
     services.write_text(json.dumps({"../x": {"argv": ["/bin/true"]}}))
     with pytest.raises(_standalone.ServiceError, match="service"):
         _standalone.load_services(str(services))
-    mgr, _ = manager(tmp_path, ["/bin/false"])
+    mgr, _services = manager(tmp_path, ["/bin/false"])
     with pytest.raises(_standalone.ServiceError, match="sleeper exited at once with status 1"):
         mgr.start("sleeper")
     out = subprocess.run(

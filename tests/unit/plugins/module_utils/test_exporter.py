@@ -53,16 +53,16 @@ def prompt(sim, workflow, color):
 def test_counts_each_prompt_once_by_outcome_and_node(start_simulator, tmp_path):
     sim = start_simulator("--cpu", env={"COMFYUI_SIM_FAIL_EXECUTIONS": "SaveImage"})
     exporter = _exporter.Exporter(settings([{"name": "main", "url": sim.url, "output_dir": str(sim.base / "output")}], tmp_path))
-    values, families, _ = scrape(exporter)
+    values, families, _text = scrape(exporter)
     assert value(values, "comfyui_up", instance_name="main") == 1.0
     assert value(values, "comfyui_prompts_total", instance_name="main", outcome="error") == 0.0
     for color in (1, 2):
         prompt(sim, SMOKE, color)
-    values, _, _ = scrape(exporter)
+    values = scrape(exporter)[0]
     assert value(values, "comfyui_prompts_total", instance_name="main", outcome="error") == 2.0
     assert value(values, "comfyui_node_errors_total", instance_name="main", node_class="SaveImage") == 2.0
     assert value(values, "comfyui_prompt_duration_seconds_count", instance_name="main") == 2.0
-    values, _, _ = scrape(exporter)  # the same history again: nothing counted twice
+    values = scrape(exporter)[0]  # the same history again: nothing counted twice
     assert value(values, "comfyui_prompts_total", instance_name="main", outcome="error") == 2.0
     assert len(families) >= 25, sorted(families)
     exporter.close()
@@ -71,7 +71,7 @@ def test_counts_each_prompt_once_by_outcome_and_node(start_simulator, tmp_path):
 def test_success_counts_outputs_and_their_bytes(simulator, tmp_path):
     exporter = _exporter.Exporter(settings([{"name": "main", "url": simulator.url, "output_dir": str(simulator.base / "output")}], tmp_path))
     prompt(simulator, SMOKE, 7)
-    values, _, text = scrape(exporter)
+    values, _families, text = scrape(exporter)
     assert value(values, "comfyui_prompts_total", instance_name="main", outcome="success") == 1.0
     assert value(values, "comfyui_outputs_total", instance_name="main") == 1.0
     size = sum(p.stat().st_size for p in (simulator.base / "output" / "t").glob("*.png"))
@@ -88,12 +88,12 @@ def test_counters_survive_an_exporter_restart(simulator, tmp_path):
     config = [{"name": "main", "url": simulator.url}]
     first = _exporter.Exporter(settings(config, tmp_path))
     prompt(simulator, SMOKE, 11)
-    values, _, _ = scrape(first)
+    values = scrape(first)[0]
     assert value(values, "comfyui_prompts_total", instance_name="main", outcome="success") == 1.0
     first.close()
     prompt(simulator, SMOKE, 12)
     second = _exporter.Exporter(settings(config, tmp_path))  # the same state file, the same ComfyUI history
-    values, _, _ = scrape(second)
+    values = scrape(second)[0]
     assert value(values, "comfyui_prompts_total", instance_name="main", outcome="success") == 2.0, "one new prompt, the old one not again"
     assert value(values, "comfyui_prompt_duration_seconds_count", instance_name="main") == 2.0
     second.close()
@@ -105,12 +105,12 @@ def test_an_interrupted_prompt_is_counted_as_interrupted(start_simulator, tmp_pa
     answer = sim.post("/prompt", {"prompt": SMOKE, "client_id": "pytest"})
     prompt_id = answer.json()["prompt_id"]
     wait_until(lambda: sim.get("/queue").json()["queue_running"], 10, "the prompt to run")
-    values, _, _ = scrape(exporter)
+    values = scrape(exporter)[0]
     assert value(values, "comfyui_queue_running", instance_name="main") == 1.0
     assert value(values, "comfyui_queue_running_age_seconds", instance_name="main") >= 0.0
     sim.post("/interrupt", {"prompt_id": prompt_id})
     sim.wait_history(prompt_id, 40)
-    values, _, _ = scrape(exporter)
+    values = scrape(exporter)[0]
     assert value(values, "comfyui_prompts_total", instance_name="main", outcome="interrupted") == 1.0
     exporter.close()
 
@@ -123,7 +123,7 @@ def test_a_hung_prompt_shows_as_a_growing_running_age(start_simulator, tmp_path)
     wait_until(lambda: sim.get("/queue").json()["queue_running"], 10, "the prompt to run")
     first = value(scrape(exporter)[0], "comfyui_queue_running_age_seconds", instance_name="main")
     wait_until(lambda: value(scrape(exporter)[0], "comfyui_queue_running_age_seconds", instance_name="main") >= first + 1.0, 10, "the age to grow")
-    values, _, _ = scrape(exporter)
+    values = scrape(exporter)[0]
     assert value(values, "comfyui_queue_pending", instance_name="main") == 1.0
     assert value(values, "comfyui_queue_oldest_pending_age_seconds", instance_name="main") > 0.0
     sim.post("/queue", {"clear": True})
@@ -135,10 +135,10 @@ def test_a_dead_instance_is_down_and_counted_while_the_other_serves(start_simula
     alive = start_simulator("--cpu")
     dead = start_simulator("--cpu")
     exporter = _exporter.Exporter(settings([{"name": "alive", "url": alive.url}, {"name": "dead", "url": dead.url}], tmp_path))
-    values, _, _ = scrape(exporter)
+    values = scrape(exporter)[0]
     assert value(values, "comfyui_up", instance_name="dead") == 1.0
     dead.stop()
-    values, _, _ = scrape(exporter)
+    values = scrape(exporter)[0]
     assert value(values, "comfyui_up", instance_name="dead") == 0.0
     assert value(values, "comfyui_up", instance_name="alive") == 1.0
     assert value(values, "comfyui_scrape_errors_total", instance_name="dead", reason="unreachable") == 1.0
@@ -147,14 +147,14 @@ def test_a_dead_instance_is_down_and_counted_while_the_other_serves(start_simula
 
 
 def test_a_hung_instance_costs_one_timeout_not_the_sum(start_simulator, tmp_path):
-    hung = [start_simulator("--cpu", env={"COMFYUI_SIM_HANG": "1"}, wait=False) for _ in range(2)]
+    hung = [start_simulator("--cpu", env={"COMFYUI_SIM_HANG": "1"}, wait=False) for _index in range(2)]
     for sim in hung:
         sim.wait_log("simulated hang")
     alive = start_simulator("--cpu")
     instances = [{"name": "h%d" % i, "url": s.url} for i, s in enumerate(hung)] + [{"name": "ok", "url": alive.url}]
     exporter = _exporter.Exporter(settings(instances, tmp_path, timeout=1.0))
     started = time.monotonic()
-    values, _, _ = scrape(exporter)
+    values = scrape(exporter)[0]
     took = time.monotonic() - started
     assert took < 1.0 + 0.6, "two hung instances cost %.2f s: polled one after the other?" % took
     assert value(values, "comfyui_up", instance_name="ok") == 1.0
@@ -173,7 +173,7 @@ def test_polls_are_cached_for_the_interval(simulator, tmp_path):
 
 def test_no_gpu_means_nvml_down_and_no_gpu_series(simulator, tmp_path, no_driver_nvml):
     exporter = _exporter.Exporter(settings([{"name": "main", "url": simulator.url}], tmp_path, gpu=True), nvml=no_driver_nvml)
-    values, _, text = scrape(exporter)
+    values, _families, text = scrape(exporter)
     assert value(values, "comfyui_nvml_up") == 0.0
     assert "comfyui_gpu_temperature_celsius{" not in text and "comfyui_gpu_memory_used_bytes{" not in text
     exporter.close()
@@ -183,7 +183,7 @@ def test_no_gpu_means_nvml_down_and_no_gpu_series(simulator, tmp_path, no_driver
 def test_gpu_series_from_an_nvml_profile(simulator, tmp_path, profile):
     nvml = fake_nvml(profile, profile)
     exporter = _exporter.Exporter(settings([{"name": "main", "url": simulator.url}], tmp_path, gpu=True), nvml=nvml)
-    values, _, text = scrape(exporter)
+    values, _families, text = scrape(exporter)
     assert value(values, "comfyui_nvml_up") == 1.0
     gpus = [v for (n, labels), v in values.items() if n == "comfyui_gpu_memory_total_bytes"]
     assert len(gpus) == 2 and all(v > 0 for v in gpus)
@@ -200,7 +200,7 @@ def test_smoke_results_come_from_the_health_textfile(simulator, tmp_path):
     )
     assert report["state"] == "healthy"
     exporter = _exporter.Exporter(settings([{"name": "main", "url": simulator.url}], tmp_path, health_textfile_dir=str(textfiles)))
-    values, _, _ = scrape(exporter)
+    values = scrape(exporter)[0]
     assert value(values, "comfyui_smoke_success", instance_name="main") == 1.0
     assert value(values, "comfyui_smoke_output_ok", instance_name="main") == 1.0
     assert value(values, "comfyui_smoke_duration_seconds", instance_name="main") > 0.0
@@ -242,7 +242,7 @@ def test_bad_settings_name_the_key(config, message):
 def test_a_torn_state_file_starts_from_zero_with_a_warning(simulator, tmp_path, capsys):
     (tmp_path / "exporter-state.json").write_text('{"instances": {"main": {"prompts": {"succ')
     exporter = _exporter.Exporter(settings([{"name": "main", "url": simulator.url}], tmp_path))
-    values, _, _ = scrape(exporter)
+    values = scrape(exporter)[0]
     assert value(values, "comfyui_prompts_total", instance_name="main", outcome="success") == 0.0
     assert "counters start from zero" in capsys.readouterr().err
     exporter.close()
