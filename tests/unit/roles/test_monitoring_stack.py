@@ -259,3 +259,12 @@ def test_standalone_bad_services_and_programs_are_named(tmp_path):
         check=False,
     )
     assert out.returncode == 2 and "usage: comfyops-monctl" in out.stderr
+
+
+def test_every_variable_of_the_role_is_in_its_argument_spec_with_the_same_default():
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    options = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    assert set(defaults) == set(options), set(defaults) ^ set(options)
+    for name, value in defaults.items():
+        assert options[name].get("default") == value, "%s: defaults/main.yml says %r, the spec %r" % (name, value, options[name].get("default"))
+        assert options[name].get("description"), name
