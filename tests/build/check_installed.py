@@ -19,6 +19,14 @@ def main() -> int:
     assert modules, f"no modules installed under {root}"
     for excluded in ("comfyui-simulator", "tests/unit", "molecule", "Makefile"):
         assert not (root / excluded).exists(), f"{excluded} must not be in the built collection"
+    # the roles copy the collection's own library to hosts from role_path/../../plugins/module_utils: the tarball has it
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    role_vars = yaml.safe_load((root / "roles" / "monitoring_stack" / "vars" / "main.yml").read_text())
+    for lib in role_vars["_monitoring_stack_lib_files"]:
+        assert (root / "roles" / "monitoring_stack" / ".." / ".." / "plugins" / "module_utils" / lib).is_file(), f"the exporter's {lib} is not in the tarball"
+    for rules in ("roles/monitoring_stack/files/rules/comfyui.rules.yml", "docs/runbooks.md"):
+        assert (root / rules).is_file(), f"{rules} is not in the tarball"
     bindir = pathlib.Path(sys.executable).parent
     for name in modules:
         doc = subprocess.run([bindir / "ansible-doc", "--json", f"comfyops.comfyui.{name}"], capture_output=True, text=True, check=True)
@@ -48,7 +56,9 @@ def main() -> int:
             [bindir / "ansible-playbook", "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", path],
             check=True,
         )
-    print(f"installed collection OK: {len(modules)} modules render and run by FQCN ({', '.join(modules)})")
+    filters = subprocess.run([bindir / "ansible-doc", "-t", "filter", "--json", "comfyops.comfyui.prometheus_config"], capture_output=True, text=True, check=True)
+    assert json.loads(filters.stdout)["comfyops.comfyui.prometheus_config"]["doc"]["short_description"]
+    print(f"installed collection OK: {len(modules)} modules render and run by FQCN ({', '.join(modules)}); the exporter's library is in it")
     return 0
 
 
