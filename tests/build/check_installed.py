@@ -56,7 +56,8 @@ def main() -> int:
             [bindir / "ansible-playbook", "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", path],
             check=True,
         )
-    filters = subprocess.run([bindir / "ansible-doc", "-t", "filter", "--json", "comfyops.comfyui.prometheus_config"], capture_output=True, text=True, check=True)
+    doc = [bindir / "ansible-doc", "-t", "filter", "--json", "comfyops.comfyui.prometheus_config"]
+    filters = subprocess.run(doc, capture_output=True, text=True, check=True)
     assert json.loads(filters.stdout)["comfyops.comfyui.prometheus_config"]["doc"]["short_description"]
     print(f"installed collection OK: {len(modules)} modules render and run by FQCN ({', '.join(modules)}); the exporter's library is in it")
     return 0
