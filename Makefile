@@ -16,7 +16,7 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
-REQS := requirements/runtime.txt requirements/dev.txt
+REQS := requirements.txt requirements/runtime.txt requirements/dev.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-12)
 COLLECTIONS := $(CURDIR)/build/collections
 LINK := $(COLLECTIONS)/ansible_collections/comfyops/comfyui
@@ -26,6 +26,8 @@ SANITY_STAMP := $(SANITY_VENV)/.installed-$(shell cat requirements/runtime.txt 2
 SANITY_ARGS ?=
 SCENARIO ?=
 PYTEST_ARGS ?=
+# every scenario but the test-bed probe (testbed: the hosts themselves work; the other scenarios need that too)
+MOLECULE_ARGS ?= --exclude testbed
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -78,6 +80,7 @@ ansible-lint: venv
 
 unit: venv
 	@tests/testbed/ensure-packages.sh redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager restic:restic promtool:prometheus
+	@APT_NO_RECOMMENDS=1 tests/testbed/ensure-packages.sh chromium-headless-shell:chromium-headless-shell
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 # The safety tests run the server as `nobody` from a venv of Debian's /usr/bin/python3 (pyenv's lives under /root).
@@ -126,7 +129,7 @@ molecule: venv
 	@if [ -n "$(SCENARIO)" ]; then \
 	  $(BIN)/molecule test -s $(SCENARIO); \
 	else \
-	  $(BIN)/molecule test --all; \
+	  $(BIN)/molecule test --all $(MOLECULE_ARGS); \
 	fi
 
 DEMO := $(CURDIR)/demo

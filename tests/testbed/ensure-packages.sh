@@ -10,4 +10,5 @@ done
 echo "testbed: installing Debian packages: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq "${missing[@]}" >/dev/null
+# APT_NO_RECOMMENDS=1: only what the packages depend on (Chromium recommends a desktop)
+apt-get install -y -qq ${APT_NO_RECOMMENDS:+--no-install-recommends} "${missing[@]}" >/dev/null
