@@ -5,6 +5,7 @@
 #   make system    pytest system tests: the playbooks run on this machine (standalone, loopback only)
 #   make sanity    ansible-test sanity on an ansible_collections/comfyops/comfyui copy
 #   make build     ansible-galaxy collection build + install into a scratch path + FQCN smoke
+#   make docs      the docs site (antsibull-docs + Sphinx, warnings are errors) in build/docs/html
 #   make molecule  every molecule scenario on real systemd test hosts (Docker)
 #   make molecule SCENARIO=testbed   one scenario
 #   make demo      deploy the ComfyUI API simulator to this machine through deploy.yml (CPU, no systemd)
@@ -33,7 +34,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
-.PHONY: help venv link test lint ruff mypy ansible-lint gpu-test unit system sanity build molecule demo demo-clean clean
+.PHONY: help venv link test lint ruff mypy ansible-lint gpu-test unit system sanity build docs molecule demo demo-clean clean
 
 help:
 	@sed -n '1,11p' Makefile | sed 's/^# \{0,1\}//'
@@ -55,7 +56,7 @@ link:
 # Each stage's wall time is printed as it ends, and all of them at the end.
 test: venv
 	@started=$$(date +%s); times=""; \
-	for stage in lint unit system sanity build molecule; do \
+	for stage in lint unit system sanity build docs molecule; do \
 	  t0=$$(date +%s); \
 	  $(MAKE) --no-print-directory $$stage || { echo "make test: stage $$stage FAILED after $$(( $$(date +%s) - t0 )) s"; exit 1; }; \
 	  t=$$(( $$(date +%s) - t0 )); times="$$times $$stage=$${t}s"; echo "make test: stage $$stage passed in $$t s"; \
@@ -118,6 +119,18 @@ build: venv
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/installed $(BIN)/ansible-galaxy collection install --offline --no-deps --force -p build/installed build/dist/comfyops-comfyui-*.tar.gz
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/installed $(BIN)/ansible-doc -l comfyops.comfyui
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/installed $(BIN)/python tests/build/check_installed.py $(CURDIR)/build/installed
+
+# The docs site: antsibull-docs writes the modules', plugins' and roles' pages (roles from their argument specs),
+# the guides (README, runbooks) come in as Markdown (docs/site/assemble.py); Sphinx turns any warning into a failure.
+# Nothing is fetched.
+DOCS := $(CURDIR)/build/docs
+docs: venv
+	@rm -rf $(DOCS) && mkdir -p $(DOCS)/site/rst && chmod og-w $(DOCS)/site/rst
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck .
+	$(BIN)/antsibull-docs collection --use-current --squash-hierarchy --fail-on-error --dest-dir $(DOCS)/site/rst comfyops.comfyui
+	$(BIN)/python docs/site/assemble.py $(CURDIR) $(DOCS)/site
+	$(BIN)/sphinx-build -W --keep-going -q -c docs/site $(DOCS)/site/rst $(DOCS)/html
+	@echo "docs: $(DOCS)/html/index.html"
 
 molecule: venv
 	@tests/testbed/ensure-packages.sh prometheus-alertmanager:prometheus-alertmanager
