@@ -645,3 +645,29 @@ def deploy_outcome(where: dict[str, Any], release_id: str, failed: bool = False,
     if failed:
         return "failed"
     return "would deploy" if check_mode else "not reached"
+
+
+_PERCENT = re.compile(r"^\s*(\d{1,3}(?:\.\d+)?)\s*%\s*$")
+
+
+def slice_batch(batch: Any, slices: Any) -> str | int:
+    """The play's ``serial`` for one of ``slices`` job slices running at once, so the whole fleet never has more than
+    ``batch`` hosts in a deploy at once: a percentage holds as it is (each slice takes that share of its own hosts),
+    a number of hosts is shared out, and refused when smaller than the number of slices (each slice deploys at least one
+    host at a time, so the limit could not hold). ReleaseError on anything else."""
+    if isinstance(slices, bool) or not isinstance(slices, (int, str)) or not str(slices).strip().isdigit() or int(slices) < 1:
+        raise ReleaseError("comfyui_deploy_slices: %r is not a number of job slices (1 or more)" % (slices,))
+    count = int(slices)
+    if isinstance(batch, str) and _PERCENT.match(batch):
+        share = float(_PERCENT.match(batch).group(1))  # type: ignore[union-attr]
+        if not 0 < share <= 100:
+            raise ReleaseError("comfyui_deploy_batch: %r is not a percentage between 0 and 100" % batch)
+        return batch.strip()
+    if isinstance(batch, bool) or not str(batch).strip().isdigit() or int(batch) < 1:
+        raise ReleaseError("comfyui_deploy_batch: %r is neither a number of hosts (1 or more) nor a percentage like '30%%'" % (batch,))
+    if int(batch) < count:
+        raise ReleaseError(
+            "comfyui_deploy_batch: %s hosts at a time cannot hold across %d job slices running at once (each deploys at least one host);"
+            " give a batch of %d or more, a percentage, or fewer slices" % (batch, count, count)
+        )
+    return int(batch) // count

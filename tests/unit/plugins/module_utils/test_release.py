@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
-from ansible_collections.comfyops.comfyui.plugins.module_utils._release import ReleaseError, Releases
+from ansible_collections.comfyops.comfyui.plugins.module_utils._release import ReleaseError, Releases, slice_batch
 
 
 def ready(releases, *ids):
@@ -180,3 +181,26 @@ def test_deploy_outcome_of_each_kind_of_host(tmp_path):
     assert deploy_outcome(releases.query(), "b") == "deployed"
     assert deploy_outcome({"unreachable": True, "msg": "gone"}, "b", failed=True) == "unreachable"
     assert deploy_outcome(None, "b") == "not reached"
+
+
+@pytest.mark.parametrize(("batch", "slices", "serial"), [("30%", 4, "30%"), (" 5 % ", 2, "5 %"), (10, 4, 2), ("6", 3, 2), (3, 1, 3), (2, 2, 1)])
+def test_slice_batch_keeps_a_percentage_and_shares_a_number_of_hosts(batch, slices, serial):
+    assert slice_batch(batch, slices) == serial
+
+
+@pytest.mark.parametrize(
+    ("batch", "slices", "message"),
+    [
+        (1, 3, "1 hosts at a time cannot hold across 3 job slices"),
+        (0, 1, "comfyui_deploy_batch: 0 is neither"),
+        ("ten", 1, "comfyui_deploy_batch: 'ten' is neither"),
+        (True, 1, "comfyui_deploy_batch: True is neither"),
+        ("0%", 1, "is not a percentage between 0 and 100"),
+        ("101%", 1, "is not a percentage between 0 and 100"),
+        (3, 0, "comfyui_deploy_slices: 0 is not a number of job slices"),
+        (3, "two", "comfyui_deploy_slices: 'two' is not"),
+    ],
+)
+def test_slice_batch_refuses_what_cannot_hold_naming_the_option(batch, slices, message):
+    with pytest.raises(ReleaseError, match=re.escape(message)):
+        slice_batch(batch, slices)
