@@ -671,3 +671,13 @@ def slice_batch(batch: Any, slices: Any) -> str | int:
             " give a batch of %d or more, a percentage, or fewer slices" % (batch, count, count)
         )
     return int(batch) // count
+
+
+_ID_COMMIT = re.compile(r"^[0-9a-f]{12}$")
+
+
+def release_commit(release_id: str) -> str:
+    """The git commit (12 hex digits) a release id names (`<name>-<commit12>-<hash8>`), or '' when it names none
+    (an archive's checksum digits cannot be told from a commit, so only the caller knows the source is git)."""
+    parts = str(release_id).rsplit("-", 2)
+    return parts[1] if len(parts) == 3 and _ID_COMMIT.match(parts[1]) else ""

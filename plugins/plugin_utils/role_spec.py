@@ -81,3 +81,24 @@ def config_digest(hostvars, host):
     values = {key: host_setting(hostvars, host, key, spec.get("default")) for key, spec in options.items() if key not in NOT_CONFIG}
     document = json.dumps({"options": values, "code": code_digest()}, sort_keys=True, default=str)
     return hashlib.sha256(document.encode()).hexdigest()[:32]
+
+
+PLAYBOOK_SPECS = os.path.join(os.path.dirname(__file__), "..", "..", "playbooks", "vars", "argument_specs.yml")
+
+
+@functools.lru_cache(maxsize=1)
+def declared_options():
+    """{variable: its argument spec option} over every entry of playbooks/vars/argument_specs.yml, then every entry
+    point of every role (the first declaration of a variable wins)."""
+    found = {}
+    with open(PLAYBOOK_SPECS, encoding="utf-8") as handle:
+        for entry in (yaml.safe_load(handle) or {}).values():
+            for name, option in ((entry or {}).get("options") or {}).items():
+                found.setdefault(name, option)
+    for role in sorted(os.listdir(ROLES)):
+        if not os.path.isfile(os.path.join(ROLES, role, "meta", "argument_specs.yml")):
+            continue
+        for entry in role_spec(role)["argument_specs"].values():
+            for name, option in (entry.get("options") or {}).items():
+                found.setdefault(name, option)
+    return found

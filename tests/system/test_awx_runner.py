@@ -146,11 +146,13 @@ def sliced(bed):
     threads = [job.start() for job in slices]
     for thread in threads:
         thread.join(900)
-    return canary, slices
+    # where the hosts stand right after the slices (other tests deploy and roll back later, in any order)
+    after = {host: (Releases(str(bed["root"] / host / "srv")).query(), stats(bed, host)) for host in HOSTS}
+    return canary, slices, after
 
 
 def test_the_canary_job_deploys_the_canary_alone_and_hands_on_its_release(bed, sliced):
-    canary, _slices = sliced
+    canary, _slices, _after = sliced
     artifacts = canary.artifacts
     release = artifacts["comfyui_release_id_override"]
     assert artifacts["comfyui_deploy_canary"] == "sim-a" and artifacts["comfyui_deploy_canary_release"] == release
@@ -162,7 +164,7 @@ def test_the_canary_job_deploys_the_canary_alone_and_hands_on_its_release(bed, s
 
 
 def test_two_slices_at_once_deploy_one_release_id_with_one_canary(bed, sliced):
-    canary, slices = sliced
+    canary, slices, after = sliced
     release = canary.artifacts["comfyui_release_id_override"]
     assert [job.runner.status for job in slices] == ["successful", "successful"], [job.text()[-3000:] for job in slices]
     summaries = [job.facts("comfyops_deploy_summary")[0][1] for job in slices]
@@ -171,11 +173,10 @@ def test_two_slices_at_once_deploy_one_release_id_with_one_canary(bed, sliced):
     assert all(job.role_hosts("Canary") == set() for job in slices), "no slice ran a canary of its own"
     assert slices[0].role_hosts("The rest, in batches") == set(), "the canary host is not deployed again"
     assert slices[1].role_hosts("The rest, in batches") == {"sim-b"}
-    for host in HOSTS:
-        releases = Releases(str(bed["root"] / host / "srv")).query()
+    for host, (releases, system) in after.items():
         assert releases["current"] == release, releases
         assert len(releases["releases"]) == 1, "%s has one release, built once: %s" % (host, releases["releases"])
-        assert stats(bed, host)["system"]["comfyui_version"] == "0.8.0"
+        assert system["system"]["comfyui_version"] == "0.8.0"
 
 
 def test_a_rollout_job_without_its_canary_jobs_artifacts_is_refused(bed, sliced):
@@ -206,7 +207,8 @@ def test_health_then_a_second_release_then_rollback_through_ansible_runner(bed, 
     assert sorted(results) == list(HOSTS) and {r["state"] for r in results.values()} == {"healthy"}, results
     assert (bed["root"] / "reports" / "health.html").is_file()
 
-    first = Releases(str(bed["root"] / "sim-a" / "srv")).query()["current"]
+    first = {h: Releases(str(bed["root"] / h / "srv")).query()["current"] for h in HOSTS}
+    versions = {h: stats(bed, h)["system"]["comfyui_version"] for h in HOSTS}
     source = {"comfyui_deploy_source": {"type": "git", "url": str(bed["root"] / "ComfyUI"), "ref": "v0.8.1"}}
     second = Job(bed, "deploy-0.8.1", "deploy.yml", HOSTS, source).run()
     assert second.runner.status == "successful", second.text()[-3000:]
@@ -216,5 +218,24 @@ def test_health_then_a_second_release_then_rollback_through_ansible_runner(bed, 
     back = Job(bed, "rollback", "rollback.yml", HOSTS, {}).run()
     assert back.runner.status == "successful", back.text()[-3000:]
     for host in HOSTS:
-        assert Releases(str(bed["root"] / host / "srv")).query()["current"] == first
-        assert stats(bed, host)["system"]["comfyui_version"] == "0.8.0"
+        assert Releases(str(bed["root"] / host / "srv")).query()["current"] == first[host]
+        assert stats(bed, host)["system"]["comfyui_version"] == versions[host]
+
+
+def test_a_branch_that_moves_between_the_canary_job_and_a_slice_fails_that_slice_before_its_switch(bed, sliced):
+    repo = bed["root"] / "ComfyUI"
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run([*git, "branch", "-f", "moving", "v0.8.1"], check=True)
+    source = {"comfyui_deploy_source": {"type": "git", "url": str(repo), "ref": "moving"}}
+    canary = Job(bed, "moving-canary", "deploy.yml", HOSTS, {**source, "comfyui_deploy_phase": "canary"}).run()
+    assert canary.runner.status == "successful", canary.text()[-3000:]
+    handed_on = {k: v for k, v in canary.artifacts.items() if k.startswith("comfyui_")}
+    moved = subprocess.run([*git, "commit-tree", "moving^{tree}", "-p", "moving", "-m", "moved"], check=True, capture_output=True, text=True).stdout.strip()
+    subprocess.run([*git, "update-ref", "refs/heads/moving", moved], check=True)  # the branch moves on
+    before = Releases(str(bed["root"] / "sim-b" / "srv")).query()["current"]
+    job = Job(bed, "moving-slice", "deploy.yml", ("sim-b",), {**source, **handed_on, "comfyui_deploy_phase": "rollout"}).run()
+    assert job.runner.status == "failed"
+    failed = [e["event_data"]["res"].get("msg", "") for e in job.events if e["event"] == "runner_on_failed"]
+    assert any("the ref moved" in m for m in failed), failed
+    assert any("Nothing was switched" in m for m in failed), failed
+    assert Releases(str(bed["root"] / "sim-b" / "srv")).query()["current"] == before, "sim-b stays where it was"

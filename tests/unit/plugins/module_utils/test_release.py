@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from ansible_collections.comfyops.comfyui.plugins.module_utils._release import ReleaseError, Releases, slice_batch
+from ansible_collections.comfyops.comfyui.plugins.module_utils._release import ReleaseError, Releases, release_commit, slice_batch
 
 
 def ready(releases, *ids):
@@ -204,3 +204,16 @@ def test_slice_batch_keeps_a_percentage_and_shares_a_number_of_hosts(batch, slic
 def test_slice_batch_refuses_what_cannot_hold_naming_the_option(batch, slices, message):
     with pytest.raises(ReleaseError, match=re.escape(message)):
         slice_batch(batch, slices)
+
+
+@pytest.mark.parametrize(
+    ("release_id", "commit"),
+    [
+        ("v0.8.0-0123456789ab-deadbeef", "0123456789ab"),
+        ("my-branch-name-0123456789ab-deadbeef", "0123456789ab"),
+        ("abc1234-unknown-deadbeef", ""),
+        ("rebuild", ""),
+    ],
+)
+def test_release_commit_reads_the_commit_a_release_id_names(release_id, commit):
+    assert release_commit(release_id) == commit
