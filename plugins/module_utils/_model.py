@@ -24,6 +24,7 @@ from typing import Any
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils import _http as transport
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, check_name, inside
+from ansible_collections.comfyops.comfyui.plugins.module_utils._progress import Progress, watch_size
 
 CHUNK = 4 * 1024 * 1024
 CACHE_NAME = ".comfyops-digests.json"
@@ -244,8 +245,10 @@ def ensure_model(
     timeout: float = 60.0,
     require_sha256: bool = True,
     check_mode: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Make `<models_dir>/<folder>/<name>` exist with this digest; return what was done."""
+    """Make `<models_dir>/<folder>/<name>` exist with this digest; return what was done. A download reports its
+    bytes to `progress` (the caller finishes it)."""
     dest, sha256 = _checked_request(models_dir, folder, name, sha256, size, timeout, require_sha256)
     relative = "%s/%s" % (folder, name)
     cache = DigestCache(os.path.join(models_dir, CACHE_NAME))
@@ -286,7 +289,10 @@ def ensure_model(
         return result
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     partial = dest + ".partial"
-    fetched, resumed = _download(url, partial, dict(headers or {}), timeout, size, relative)
+    with watch_size(progress or Progress(None, relative), partial, note="downloading"):
+        fetched, resumed = _download(url, partial, dict(headers or {}), timeout, size, relative)
+    if progress:
+        progress.update(progress.done, "verifying the sha256", force=True)
     stat = os.stat(partial)
     if size is not None and stat.st_size != size:
         bad = quarantine(models_dir, partial, "size %d, expected %d" % (stat.st_size, size))

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import atomic_write, check_name, inside
 from ansible_collections.comfyops.comfyui.plugins.module_utils._http import redact, redact_url
+from ansible_collections.comfyops.comfyui.plugins.module_utils._progress import Progress, watch_size
 
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
 COMPLETE = ".comfyops-complete"
@@ -354,9 +355,12 @@ def _explain(installer: Installer, spec: VenvSpec, held: dict[str, str], error: 
     return VenvError("%s. %s" % ("; ".join(sentences), advice))
 
 
-def build(base: str, spec: VenvSpec, installer_name: str = "auto", uv: str = "", check_mode: bool = False, uv_package: str = "") -> dict[str, object]:
+def build(
+    base: str, spec: VenvSpec, installer_name: str = "auto", uv: str = "", check_mode: bool = False, uv_package: str = "", progress: Progress | None = None
+) -> dict[str, object]:
     """Make venvs/<key> complete (or say it is); return key, path, changed, installer, held, freeze (and, when pip
-    builds it although uv was allowed, why in installer_note). With `uv_package`, a missing uv is installed first."""
+    builds it although uv was allowed, why in installer_note). With `uv_package`, a missing uv is installed first.
+    A build reports the bytes written into the venv to `progress` (the caller finishes it)."""
     key = spec.key()
     venvs = os.path.join(base, "venvs")
     venv = os.path.join(venvs, check_name(key, "key"))
@@ -376,7 +380,8 @@ def build(base: str, spec: VenvSpec, installer_name: str = "auto", uv: str = "",
     if os.path.lexists(venv):
         shutil.rmtree(inside(venvs, key, "key"))  # an unfinished build of an earlier run
     try:
-        result.update(_build(venv, spec, Installer(name, venv, spec, cache_dir, uv_path)))
+        with watch_size(progress or Progress(None, "venv"), venv, note="building with %s" % name):
+            result.update(_build(venv, spec, Installer(name, venv, spec, cache_dir, uv_path)))
     except BaseException:
         shutil.rmtree(venv, ignore_errors=True)
         raise

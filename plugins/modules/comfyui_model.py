@@ -56,6 +56,12 @@ options:
     description: Seconds without progress before a download gives up.
     type: float
     default: 60
+  progress_file:
+    description:
+      - Write the download's progress here (JSON, at most once a second, atomically; C(finished) true at the end, also
+        after a failure) for a playbook that runs this module with C(async) to poll and print (bytes, total, rate, time
+        left; see the filter comfyops.comfyui.progress_line). Not set, nothing is written.
+    type: path
 extends_documentation_fragment:
   - comfyops.comfyui.attributes
 """
@@ -86,6 +92,7 @@ rate_mb_s: {description: Download rate in MB/s., returned: when downloaded, type
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._model import ModelError, ensure_model
+from ansible_collections.comfyops.comfyui.plugins.module_utils._progress import Progress
 
 
 def main():
@@ -100,11 +107,13 @@ def main():
             "size": {"type": "int"},
             "auth_header": {"type": "str", "no_log": True},
             "timeout": {"type": "float", "default": 60},
+            "progress_file": {"type": "path"},
         },
         supports_check_mode=True,
     )
     p = module.params
     headers = {"Authorization": p["auth_header"]} if p["auth_header"] else {}
+    progress = Progress(None if module.check_mode else p["progress_file"], "%s/%s" % (p["folder"], p["name"]), p["size"])
     try:
         result = ensure_model(
             p["models_dir"],
@@ -117,11 +126,15 @@ def main():
             timeout=p["timeout"],
             require_sha256=p["require_sha256"],
             check_mode=module.check_mode,
+            progress=progress,
         )
     except ModelError as exc:
+        progress.finish("failed")
         module.fail_json(msg="comfyui_model: %s" % exc)
     except OSError as exc:
+        progress.finish("failed")
         module.fail_json(msg="comfyui_model: %s: %s" % (exc.filename, exc.strerror))
+    progress.finish(result["action"])
     module.exit_json(**result)
 
 

@@ -97,6 +97,12 @@ options:
         builds with pip and says why in RV(installer_note). Empty installs nothing.
     type: str
     default: ""
+  progress_file:
+    description:
+      - Write the build's progress here (the bytes written into the venv so far and the rate, JSON, at most once a
+        second, atomically; C(finished) true at the end, also after a failure) for a playbook that runs this module
+        with C(async) to poll and print (see the filter comfyops.comfyui.progress_line). Not set, nothing is written.
+    type: path
 extends_documentation_fragment:
   - comfyops.comfyui.attributes
 """
@@ -128,6 +134,7 @@ freeze: {description: "Every installed distribution as C(name==version).", retur
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError
+from ansible_collections.comfyops.comfyui.plugins.module_utils._progress import Progress
 from ansible_collections.comfyops.comfyui.plugins.module_utils._venv import VenvError, build, read_spec
 
 
@@ -149,17 +156,23 @@ def main():
             "installer": {"type": "str", "choices": ["auto", "uv", "pip"], "default": "auto"},
             "uv": {"type": "str", "default": ""},
             "uv_package": {"type": "str", "default": ""},
+            "progress_file": {"type": "path"},
         },
         supports_check_mode=True,
     )
     p = module.params
+    progress = Progress(None if module.check_mode else p["progress_file"], "venv")
     try:
         spec = read_spec(p)
-        result = build(p["base"], spec, p["installer"], p["uv"], module.check_mode, uv_package=p["uv_package"])
+        progress.what = "venv %s" % spec.key()
+        result = build(p["base"], spec, p["installer"], p["uv"], module.check_mode, uv_package=p["uv_package"], progress=progress)
     except (VenvError, PathError) as exc:
+        progress.finish("failed")
         module.fail_json(msg="comfyui_venv: %s" % exc)
     except OSError as exc:
+        progress.finish("failed")
         module.fail_json(msg="comfyui_venv: %s: %s" % (exc.filename, exc.strerror))
+    progress.finish("built" if result.get("changed") else "already built")
     module.exit_json(**result)
 
 

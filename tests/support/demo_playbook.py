@@ -18,6 +18,7 @@ def demo_playbook(root: Path, book: str, extra: dict[str, Any], *args: str, time
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
     env.update(
         COMFYOPS_DEMO_ROOT=str(root),
+        COMFYOPS_ALERT_STATE_DIR=str(root / "alerts"),  # the alerts callback keeps its spool in the test root
         NO_PROXY="*",
         PIP_NO_INDEX="1",
         ANSIBLE_NOCOLOR="1",

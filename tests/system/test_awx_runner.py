@@ -111,6 +111,7 @@ def bed(tmp_path_factory):
     subprocess.run([str(REPO / "comfyui-simulator/tools/make-git-repo.sh"), str(root / "ComfyUI")], check=True, capture_output=True)
     env = {
         "COMFYOPS_DEMO_ROOT": str(root),
+        "COMFYOPS_ALERT_STATE_DIR": str(root / "alerts"),
         "NO_PROXY": "*",
         "PIP_NO_INDEX": "1",
         "ANSIBLE_COLLECTIONS_PATH": str(REPO / "build" / "collections"),

@@ -100,7 +100,7 @@ def settings(site, **more):
 
 def playbook(site, book, *flags, background=False, **more):
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
-    env.update(COMFYOPS_DEMO_ROOT=str(site["root"]), NO_PROXY="*", PIP_NO_INDEX="1", ANSIBLE_NOCOLOR="1")
+    env.update(COMFYOPS_DEMO_ROOT=str(site["root"]), COMFYOPS_ALERT_STATE_DIR=str(site["root"] / "alerts"), NO_PROXY="*", PIP_NO_INDEX="1", ANSIBLE_NOCOLOR="1")
     cmd = [
         str(BIN / "ansible-playbook"),
         "-i",

@@ -107,7 +107,14 @@ def get(site, path):
 
 def playbook(site, book, checksum=None, **more):
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
-    env.update(COMFYOPS_DEMO_ROOT=str(site["root"]), NO_PROXY="*", PIP_NO_INDEX="1", ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+    env.update(
+        COMFYOPS_DEMO_ROOT=str(site["root"]),
+        COMFYOPS_ALERT_STATE_DIR=str(site["root"] / "alerts"),
+        NO_PROXY="*",
+        PIP_NO_INDEX="1",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+    )
     extra = {
         "comfyui_deploy_source": {"type": "archive", "url": site["url"], "checksum": "sha256:" + (checksum or site["sha256"])},
         "comfyui_deploy_instances": [{"name": "default", "port": site["port"]}],
@@ -166,6 +173,9 @@ def test_a_custom_node_and_its_requirement_and_a_model_come_with_the_release(sit
     assert list(venv.glob("lib/python3*/site-packages/comfyops_testdep/__init__.py")), "the requirement is in the release's venv"
     assert "ComfyopsProbe" in get(site, "/object_info"), "the simulator imported the node with its requirement"
     assert current["models"] == [{"folder": "checkpoints", "name": "tiny.safetensors", "sha256": digest}]
+    # the venv build and the download ran in the background and said how far they were, then how they ended
+    assert re.search(r'"msg": "venv [0-9a-f]{8,}: [0-9.]+ (B|KiB|MiB|GiB), [^"]*done in \d+ s \(built\)"', run.stdout), run.stdout[-3000:]
+    assert re.search(r'"msg": "checkpoints/tiny.safetensors: 44 B, [^"]*done in \d+ s \(downloaded\)"', run.stdout)
     assert len(current["model_manifest_digest"]) == 64
     assert "tiny.safetensors" in get(site, "/models/checkpoints"), "the model is seen through extra_model_paths.yaml"
 
