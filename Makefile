@@ -27,6 +27,10 @@ SANITY_STAMP := $(SANITY_VENV)/.installed-$(shell cat requirements/runtime.txt 2
 SANITY_ARGS ?=
 SCENARIO ?=
 PYTEST_ARGS ?=
+# unit and system tests run on this many workers (pytest-xdist), a test module per worker, so a module's fixtures
+# stay whole and its tests never run at once; PYTEST_WORKERS=0 runs them in this process
+PYTEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 # every scenario but the test-bed probe (testbed: the hosts themselves work; the other scenarios need that too)
 MOLECULE_ARGS ?= --exclude testbed
 
@@ -82,7 +86,7 @@ ansible-lint: venv
 unit: venv
 	@tests/testbed/ensure-packages.sh redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager restic:restic promtool:prometheus
 	@APT_NO_RECOMMENDS=1 tests/testbed/ensure-packages.sh chromium-headless-shell:chromium-headless-shell
-	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/unit $(XDIST) $(PYTEST_ARGS)
 
 # The safety tests run the server as `nobody` from a venv of Debian's /usr/bin/python3 (pyenv's lives under /root).
 # Opt-in, on a host with an NVIDIA GPU: the NVML code against the real driver (skipped, and said so, without one).
@@ -92,7 +96,7 @@ gpu-test: venv
 system: venv
 	@/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || tests/testbed/ensure-packages.sh no-such-command:python3-venv
 	@tests/testbed/ensure-packages.sh runuser:util-linux prometheus-alertmanager:prometheus-alertmanager restic:restic prometheus:prometheus prometheus-node-exporter:prometheus-node-exporter
-	$(BIN)/python -m pytest tests/system $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/system $(XDIST) $(PYTEST_ARGS)
 
 # ansible-test must run from inside an ansible_collections/<ns>/<name> tree:
 # copy the files git knows (tracked, or untracked and not ignored) there.

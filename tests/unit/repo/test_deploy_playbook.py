@@ -30,6 +30,8 @@ NOT_RELEASE = {
     "comfyui_deploy_device_policy": "the unit, outside the release",
     "comfyui_deploy_ctl_python": "the control script, outside the release",
     "comfyui_deploy_startup_budget": "how long the gate waits",
+    "comfyui_deploy_progress_interval": "how often a long job's progress is printed",
+    "comfyui_deploy_async_timeout": "how long a venv build or a download may take",
     "comfyui_deploy_health_retries": "how long the gate waits",
     "comfyui_deploy_smoke_timeout": "how long the gate waits",
     "comfyui_deploy_drain_timeout": "how the switch is done",
