@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -70,8 +71,8 @@ def directory_bytes(path: str) -> int:
     for folder, _dirs, files in os.walk(path):
         for name in files:
             with contextlib.suppress(OSError):
-                stat = os.lstat(os.path.join(folder, name))
-                total += stat.st_size if not os.path.islink(os.path.join(folder, name)) else 0
+                info = os.lstat(os.path.join(folder, name))
+                total += info.st_size if stat.S_ISREG(info.st_mode) else 0
     return total
 
 

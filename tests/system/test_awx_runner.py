@@ -67,8 +67,8 @@ class Job:
         self.runner = None
 
     def start(self):
-        _thread, self.runner = ansible_runner.run_async(**self.kwargs)
-        return _thread
+        thread, self.runner = ansible_runner.run_async(**self.kwargs)
+        return thread
 
     def run(self):
         self.runner = ansible_runner.run(**self.kwargs)

@@ -41,7 +41,7 @@ def awx():
     server, controller = serve(TOKEN)
     controller.create("credentials", {"name": "GPU hosts ssh", "inputs": {}})  # the machine credential the user has
     first = run(server.server_address[1])
-    second = run(server.server_address[1])
+    second = run(server.server_address[1], "-vvv")  # verbose: still no secret in the output
     yield controller, first, second
     server.shutdown()
 
