@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 
 from .config import SimConfig
 from .nodes import NodeRegistry, RunContext
@@ -25,6 +26,43 @@ MAXIMUM_HISTORY_SIZE = 10000
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+class _Events:
+    """A prompt's execution messages: history keeps some (status.messages); each also goes to the client's socket."""
+
+    def __init__(self, emit: Callable[[str, dict, str | None], None], client: str | None, prompt_id: str):
+        self.emit, self.client, self.prompt_id = emit, client, prompt_id
+        self.messages: list = []
+
+    def to_client(self, event: str, data: dict) -> None:
+        if self.client:
+            self.emit(event, data, self.client)
+
+    def record(self, message: list) -> None:
+        self.messages.append(message)
+        self.to_client(message[0], message[1])
+
+    def progress(self, executed: list[str], running: str | None) -> None:
+        """progress_state: every node met so far, finished or running (sent, not kept in history)."""
+        nodes = {
+            node_id: {
+                "value": 0.0 if node_id == running else 1.0,
+                "max": 1.0,
+                "state": "running" if node_id == running else "finished",
+                "node_id": node_id,
+                "prompt_id": self.prompt_id,
+                "display_node_id": node_id,
+                "parent_node_id": None,
+                "real_node_id": node_id,
+            }
+            for node_id in [*executed, *([running] if running else [])]
+        }
+        self.to_client("progress_state", {"prompt_id": self.prompt_id, "nodes": nodes})
+
+    def executing(self, executed: list[str], node_id: str) -> None:
+        self.progress(executed, node_id)
+        self.to_client("executing", {"node": node_id, "display_node": node_id, "prompt_id": self.prompt_id})
 
 
 class PromptServer:
@@ -44,6 +82,11 @@ class PromptServer:
         self.cache: dict[tuple, tuple] = {}
         self.prompts_started = 0
         self.worker = threading.Thread(target=self._work, name="prompt-worker", daemon=True)
+        # ComfyUI's send_sync(event, data, sid): the /ws sockets (server.py sets it); sid None is every socket
+        self.emit: Callable[[str, dict, str | None], None] = lambda _event, _data, _sid: None
+
+    def _status(self) -> None:
+        self.emit("status", {"status": {"exec_info": {"queue_remaining": self.queue_remaining()}}}, None)
 
     def start(self) -> None:
         self.worker.start()
@@ -72,6 +115,7 @@ class PromptServer:
             self.pending.append([number, prompt_id, prompt, extra_data, outputs])
             self.pending.sort(key=lambda item: item[0])
             self.lock.notify_all()
+        self._status()
         return 200, {"prompt_id": prompt_id, "number": number, "node_errors": node_errors}
 
     def queue_state(self) -> dict:
@@ -125,6 +169,7 @@ class PromptServer:
                 item = self.pending.pop(0)
                 self.running = item
                 self.interrupt_flag = False
+            self._status()
             self.prompts_started += 1
             limit = self.config.crash_after_prompts
             if limit and self.prompts_started > limit:
@@ -140,6 +185,7 @@ class PromptServer:
                     self.history.pop(next(iter(self.history)))
                 self.running = None
                 self.lock.notify_all()
+            self._status()
             log.info("Prompt executed in %.2f seconds", time.perf_counter() - started)
 
     def _order(self, prompt: dict, outputs: list[str]) -> list[str]:
@@ -171,14 +217,18 @@ class PromptServer:
 
     def _execute(self, item: list) -> dict:
         _number, prompt_id, prompt, extra_data, outputs = item
-        messages: list = [["execution_start", {"prompt_id": prompt_id, "timestamp": _now_ms()}]]
+        client = extra_data.get("client_id")
+
+        events = _Events(self.emit, client, prompt_id)
+        messages, record = events.messages, events.record
+        record(["execution_start", {"prompt_id": prompt_id, "timestamp": _now_ms()}])
         order = self._order(prompt, outputs)
         memo: dict = {}
         signatures = {node_id: self._signature(prompt, node_id, memo) for node_id in order}
         with self.lock:
             old_cache = self.cache
         cached = [node_id for node_id in order if signatures[node_id] in old_cache]
-        messages.append(["execution_cached", {"nodes": cached, "prompt_id": prompt_id, "timestamp": _now_ms()}])
+        record(["execution_cached", {"nodes": cached, "prompt_id": prompt_id, "timestamp": _now_ms()}])
         context = RunContext(self.registry.paths, prompt, extra_data, self.disable_metadata)
         values: dict[str, tuple] = {}
         ui_outputs: dict[str, dict] = {}
@@ -196,7 +246,7 @@ class PromptServer:
                     ui_outputs[node_id] = ui
                 continue
             if self.interrupt_flag:
-                messages.append(
+                record(
                     [
                         "execution_interrupted",
                         {"prompt_id": prompt_id, "node_id": node_id, "node_type": class_type, "executed": list(reversed(executed)), "timestamp": _now_ms()},
@@ -204,6 +254,7 @@ class PromptServer:
                 )
                 status = "interrupted"
                 break
+            events.executing(executed, node_id)
             inputs = {}
             for name, value in node.get("inputs", {}).items():
                 inputs[name] = values[str(value[0])][value[1]] if is_link(value) else value
@@ -216,7 +267,7 @@ class PromptServer:
                 result, ui = self.registry.run(class_type, inputs, context)
             except Exception as exc:
                 log.error("!!! Exception during processing !!! %s", exc)
-                messages.append(
+                record(
                     [
                         "execution_error",
                         {
@@ -239,11 +290,13 @@ class PromptServer:
             new_cache[signature] = (result, ui)
             if ui:
                 ui_outputs[node_id] = ui
+                events.to_client("executed", {"node": node_id, "display_node": node_id, "output": ui, "prompt_id": prompt_id})
             executed.append(node_id)
         with self.lock:
             self.cache = new_cache if status == "success" else {**old_cache, **new_cache}
         if status == "success":
-            messages.append(["execution_success", {"prompt_id": prompt_id, "timestamp": _now_ms()}])
+            events.progress(executed, None)
+            record(["execution_success", {"prompt_id": prompt_id, "timestamp": _now_ms()}])
         else:
             ui_outputs = {}
         meta = {node_id: {"node_id": node_id, "display_node": node_id, "parent_node": None, "real_node_id": node_id} for node_id in ui_outputs}

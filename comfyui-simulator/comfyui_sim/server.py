@@ -22,6 +22,8 @@ from . import config as sim_config
 from .execution import PromptServer
 from .folder_paths import MODEL_FOLDERS, ExtraPathsError, FolderPaths
 from .nodes import NodeRegistry
+from .ws import Sockets
+from .ws import serve as serve_ws
 
 log = logging.getLogger("comfyui_sim")
 
@@ -57,6 +59,8 @@ class App:
         self.registry = registry
         self.prompts = prompts
         self.version = config.version or version
+        self.sockets = Sockets()
+        prompts.emit = self.sockets.send
 
     def devices(self) -> list[dict]:
         if self.args.cpu:
@@ -184,6 +188,8 @@ class Handler(BaseHTTPRequestHandler):
         app = self.app
         if path == "/":
             self._send(200, INDEX_HTML.encode("utf-8"), "text/html")
+        elif path == "/ws" and self.command == "GET":
+            serve_ws(self, app.sockets, app.prompts.queue_remaining(), query.get("clientId", [""])[0])
         elif path == "/system_stats":
             self._json(app.system_stats())
         elif path == "/queue":
