@@ -1,7 +1,7 @@
 """deploy.yml's release id: one id for the run, from the source and the settings of every host of the group.
 
-The first play of playbooks/deploy.yml (taken from the file as it is) runs on two local hosts; its
-"Set the release id" task is followed by a task that prints the id.
+The first play of playbooks/deploy.yml (taken from the file as it is) runs on two local hosts with the
+"Set the release id" task of playbooks/tasks/release_id.yml (which it imports), followed by a task that prints the id.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ SOURCE = {"comfyui_deploy_source": {"type": "local", "path": "/nonexistent", "re
 def id_play(tmp_path_factory):
     plays = yaml.safe_load((REPO / "playbooks" / "deploy.yml").read_text())
     play = plays[0]
-    play["tasks"] = [t for t in play["tasks"] if t["name"] == "Set the release id"]
-    assert play["tasks"], "deploy.yml has a task named 'Set the release id'"
+    assert any(t.get("ansible.builtin.import_tasks") == "tasks/release_id.yml" for t in play["tasks"]), "deploy.yml's first play imports the release id"
+    shared = yaml.safe_load((REPO / "playbooks" / "tasks" / "release_id.yml").read_text())
+    play["tasks"] = [t for t in shared if t["name"] == "Set the release id"]
+    assert play["tasks"], "tasks/release_id.yml has a task named 'Set the release id'"
     play["tasks"].append({"name": "Show it", "ansible.builtin.debug": {"msg": "ID={{ comfyui_release_id }}"}, "run_once": True})
     path = tmp_path_factory.mktemp("release-id") / "id.yml"
     path.write_text(yaml.safe_dump([play]))

@@ -1,0 +1,143 @@
+"""Kubernetes manifests from the deploy's settings, validated offline against the real schemas (kubernetes-validate)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from ansible_collections.comfyops.comfyui.plugins.module_utils._k8s import K8sError, parse_settings, render, validate
+
+BASE = {
+    "release": "v0.8.0-0123456789ab-deadbeef",
+    "image": "registry.example/comfyui:v0.8.0-0123456789ab-deadbeef",
+    "instances": [
+        {"name": "gpu0", "port": 8188, "cuda_device": 0},
+        {"name": "gpu1", "port": 8189, "cuda_device": 1, "extra_args": ["--preview-method", "auto"]},
+    ],
+    "startup_budget": 600,
+    "ingress": {"host": "comfyui.example", "auth": "basic", "auth_secret": "comfyui-auth", "tls_secret": "comfyui-tls"},
+    "environment": {"HF_HOME": "/data/hf"},
+}
+
+
+def manifests(**changes):
+    settings = copy.deepcopy(BASE)
+    settings.update(changes)
+    return render(parse_settings(settings))
+
+
+def by_kind(docs, kind):
+    return [doc for doc in docs if doc["kind"] == kind]
+
+
+@pytest.mark.parametrize("version", ["1.29", "1.31", "1.33", "1.37"])
+def test_every_manifest_validates_against_the_schemas(version):
+    docs = manifests()
+    assert [doc["kind"] for doc in docs] == [
+        "Namespace", "ConfigMap", "PersistentVolumeClaim", "PersistentVolumeClaim", "PersistentVolumeClaim",
+        "Deployment", "Deployment", "Service", "Ingress", "PodDisruptionBudget", "NetworkPolicy",
+    ]  # fmt: skip
+    assert validate(docs, version) == []
+
+
+def test_a_deployment_per_gpu_instance_with_probes_and_the_startup_budget():
+    deployments = by_kind(manifests(), "Deployment")
+    assert [d["metadata"]["name"] for d in deployments] == ["comfyui-gpu0", "comfyui-gpu1"]
+    for deployment, port in zip(deployments, (8188, 8189), strict=True):
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["resources"]["limits"] == {"nvidia.com/gpu": 1}
+        assert container["image"] == BASE["image"]
+        startup = container["startupProbe"]
+        assert startup["httpGet"] == {"path": "/system_stats", "port": port}
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
+        assert container["readinessProbe"]["httpGet"]["path"] == container["livenessProbe"]["httpGet"]["path"] == "/system_stats"
+        args = container["args"]
+        # the same flags as on a host (filter comfyui_server_args), listening in the pod, its own GPU only
+        assert args[:4] == ["--listen", "0.0.0.0", "--port", str(port)]
+        assert "--cuda-device" not in args and "--database-url" in args and "sqlite:////data/user/comfyui.db" in args
+        assert args[-2:] == ["--extra-model-paths-config", "/config/extra_model_paths.yaml"]
+        assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 1000
+        assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert "--preview-method" in deployments[1]["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_cpu_instances_ask_for_no_gpu_and_run_with_cpu():
+    docs = manifests(device="cpu")
+    container = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"] == {} and "--cpu" in container["args"]
+    assert validate(docs, "1.31") == []
+
+
+def test_ingress_auth_annotations_and_network_policy():
+    docs = manifests()
+    ingress = by_kind(docs, "Ingress")[0]
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/auth-type"] == "basic"
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/auth-secret"] == "comfyui-auth"
+    assert ingress["spec"]["tls"] == [{"hosts": ["comfyui.example"], "secretName": "comfyui-tls"}]
+    sso = by_kind(manifests(ingress={"host": "c.example", "auth": "url", "auth_url": "https://sso.example/auth"}), "Ingress")[0]
+    assert sso["metadata"]["annotations"]["nginx.ingress.kubernetes.io/auth-url"] == "https://sso.example/auth"
+    assert by_kind(manifests(ingress={}), "Ingress") == []
+    policy = by_kind(docs, "NetworkPolicy")[0]["spec"]
+    assert policy["ingress"][0]["from"][0] == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    assert by_kind(docs, "PodDisruptionBudget")[0]["spec"]["maxUnavailable"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"instances": [{"name": "gpu0", "port": 8188, "gpus": -1}]}, "comfyui_deploy_instances[0].gpus"),
+        ({"instances": [{"name": "GPU_0", "port": 8188}]}, "comfyui_deploy_instances[0].name"),
+        ({"instances": [{"name": "gpu0", "port": 0}]}, "comfyui_deploy_instances[gpu0].port"),
+        ({"models_size": "lots"}, "comfyui_k8s_models_size"),
+        ({"startup_budget": 0}, "comfyui_deploy_startup_budget"),
+        ({"ingress": {"host": "c.example", "auth": "basic"}}, "comfyui_k8s_ingress.auth_secret"),
+        ({"release": ""}, "comfyui_deploy_release_id"),
+        ({"vram_mode": "tiny"}, "comfyui_deploy_vram_mode"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_variable_named(change, named):
+    with pytest.raises(K8sError, match=named.replace("[", r"\[").replace("]", r"\]")):
+        manifests(**change)
+
+
+def test_a_negative_gpu_count_in_a_manifest_fails_with_the_field_named():
+    docs = manifests()
+    by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = -1
+    errors = validate(docs, "1.31")
+    assert errors == [
+        "Deployment/comfyui-gpu0: spec.template.spec.containers[0].resources.limits.nvidia.com/gpu: a GPU count is a whole number of 0 or more, got -1"
+    ]
+
+
+def test_a_probe_path_typo_fails_with_the_field_named():
+    docs = manifests()
+    by_kind(docs, "Deployment")[1]["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["path"] = "/system_stat"
+    (error,) = validate(docs, "1.31")
+    assert error.startswith("Deployment/comfyui-gpu1: spec.template.spec.containers[0].livenessProbe.httpGet.path: '/system_stat' is not a route")
+
+
+def test_schema_errors_name_the_field():
+    docs = manifests()
+    container = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    container["readinesProbe"] = container.pop("readinessProbe")  # a typo in a field name: strict schemas refuse it
+    by_kind(docs, "Service")[0]["spec"]["ports"][0]["port"] = "eighty"
+    errors = validate(docs, "1.31")
+    assert any(e.startswith("Deployment/comfyui-gpu0: spec.template.spec.containers[0]:") and "'readinesProbe' was unexpected" in e for e in errors)
+    assert any(e.startswith("Service/comfyui: spec.ports[0].port:") for e in errors)
+
+
+def test_selectors_and_probe_ports_must_match():
+    docs = manifests()
+    deployment = by_kind(docs, "Deployment")[0]
+    deployment["spec"]["selector"]["matchLabels"]["comfyops.io/comfyui-instance"] = "gpu9"
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = 9999
+    errors = validate(docs, "1.31")
+    assert any("spec.selector.matchLabels.comfyops.io/comfyui-instance" in e for e in errors)
+    assert any("readinessProbe.httpGet.port: 9999 is not a port the container opens" in e for e in errors)
+
+
+def test_an_unknown_kubernetes_version_is_refused():
+    with pytest.raises(K8sError, match="comfyui_k8s_version"):
+        validate(manifests(), "1.5")
+    with pytest.raises(K8sError, match="no schemas"):
+        validate(manifests(), "1.99")
