@@ -84,7 +84,7 @@ ansible-lint: venv
 	$(BIN)/ansible-lint --profile production --offline
 
 unit: venv
-	@tests/testbed/ensure-packages.sh redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager restic:restic promtool:prometheus
+	@tests/testbed/ensure-packages.sh redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager restic:restic promtool:prometheus docker-compose:docker-compose nginx:nginx
 	@APT_NO_RECOMMENDS=1 tests/testbed/ensure-packages.sh chromium-headless-shell:chromium-headless-shell
 	$(BIN)/python -m pytest tests/unit $(XDIST) $(PYTEST_ARGS)
 
@@ -140,9 +140,10 @@ molecule: venv
 	@tests/testbed/ensure-packages.sh prometheus-alertmanager:prometheus-alertmanager
 	tests/testbed/base-image.sh >/dev/null
 	@tests/testbed/apt-repo.sh /var/tmp/comfyops-apt --image comfyops-test/debian:bookworm \
-	  restic prometheus prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter redis-server
+	  restic prometheus prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter redis-server \
+	  nginx python3-cryptography python3-docker python3-requests docker-compose
 	@tests/testbed/wheels.sh /var/tmp/comfyops-wheels
-	@mkdir -p /var/tmp/comfyops-molecule-backup
+	@mkdir -p /var/tmp/comfyops-molecule-backup /var/tmp/comfyops-ct
 	@if [ -n "$(SCENARIO)" ]; then \
 	  $(BIN)/molecule test -s $(SCENARIO); \
 	else \

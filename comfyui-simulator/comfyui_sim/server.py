@@ -106,6 +106,13 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     app: App  # set on the subclass made for each server
 
+    def setup(self):
+        super().setup()
+        # aiohttp (ComfyUI's server) sets TCP_NODELAY on every connection; without it a kept-alive client such as a
+        # proxy waits ~40 ms for each answer (headers and body are two writes: Nagle meets delayed ACK)
+        if self.connection.family in (socket.AF_INET, socket.AF_INET6):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format, *args):
         log.debug("%s %s", self.address_string(), format % args)
 

@@ -18,7 +18,7 @@ author:
 options:
   _input:
     description:
-      - "The settings: C(release_id), C(source), C(instances), C(listen), C(allow_public_listen), C(environment),
+      - "The settings: C(release_id), C(source), C(instances), C(listen), C(allow_public_listen), C(proxy), C(environment),
         C(require_sha256), C(tier), C(models) (the role's C(comfyui_deploy_*) values)."
     type: dict
     required: true
@@ -82,10 +82,16 @@ def deploy_preflight(values):
     problems += _instance_problems(instances)
     listen = [values.get("listen")] + [item["listen"] for item in instances if "listen" in item]
     public = public_listen(listen)
-    if public and not values.get("allow_public_listen"):
+    if public and values.get("proxy"):
+        problems.append(
+            "comfyui_deploy_listen / instance listen %s is not loopback, and comfyui_deploy_proxy puts ComfyUI behind the comfyui_proxy "
+            "role: ComfyUI listens on loopback only whenever the proxy is on (comfyui_deploy_allow_public_listen does not change that)"
+            % ", ".join(map(str, public))
+        )
+    elif public and not values.get("allow_public_listen"):
         problems.append(
             "comfyui_deploy_listen / instance listen %s is not loopback. ComfyUI has no authentication, TLS or rate limits and its /prompt "
-            "runs any graph on your GPUs: keep it on 127.0.0.1 behind an authenticating TLS proxy (the comfyui_proxy role, in the works), "
+            "runs any graph on your GPUs: keep it on 127.0.0.1 behind an authenticating TLS proxy (the comfyops.comfyui.comfyui_proxy role), "
             "or set comfyui_deploy_allow_public_listen: true if such a proxy or firewall is already in place." % ", ".join(map(str, public))
         )
     for item in instances:

@@ -1,0 +1,194 @@
+# Copyright (c) comfyops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Container mode: one container per ComfyUI instance, decided once, and the compose file made from the same specs.
+
+``container_spec`` gives the options of community.docker.docker_container for one instance: the release's image,
+ComfyUI's flags (the same rule as on a host), the data directories bind-mounted at the paths they have on the host
+(so the flags, extra_model_paths.yaml and backups mean the same inside and out), the host's service user, one GPU
+per instance as a device request, a health check on /system_stats with the start-up budget as its start period, a
+restart policy and bounded logs. ``compose_file`` turns those specs (plus Redis, Prometheus and the exporter) into
+a compose file for people who run containers by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._server_args import ArgsError, server_args
+
+LOG_DRIVERS = ("json-file", "journald", "local")
+
+
+class ContainerError(ValueError):
+    """A setting that cannot become a container, with the variable named."""
+
+
+def _positive(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
+        raise ContainerError("%s must be a whole number of 1 or more, got %r" % (where, value))
+    return int(value)
+
+
+def container_spec(instance: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """community.docker.docker_container options for one instance.
+
+    settings: base, image, prefix, listen, device, vram_mode, whitelist_nodes, extra_args, environment (the instance's
+    environment is added), user ("uid:gid"), startup_budget, stop_timeout, network_mode, log_driver, log_max_size,
+    log_max_files, restart_policy, memory (optional), release.
+    """
+    name = str(instance.get("name"))
+    base = str(settings["base"]).rstrip("/")
+    shared = base + "/shared"
+    data = {
+        "output": shared + "/output",
+        "input": shared + "/input",
+        "user": shared + "/user",
+        "temp": "%s/temp/%s" % (shared, name),
+        "database": "%s/user/comfyui-%s.db" % (shared, name),
+    }
+    device = str(settings.get("device", "cuda"))
+    gpu = instance.get("cuda_device")
+    # the container sees only its own GPU, as device 0: --cuda-device would name one it does not have
+    flags_instance = {key: value for key, value in instance.items() if key != "cuda_device"}
+    try:
+        args = server_args(
+            flags_instance,
+            str(settings.get("listen", "127.0.0.1")),
+            data,
+            device,
+            str(settings.get("vram_mode", "normal")),
+            settings.get("whitelist_nodes") or [],
+            settings.get("extra_args") or [],
+        )
+    except ArgsError as exc:
+        raise ContainerError(str(exc)) from None
+    log_driver = str(settings.get("log_driver", "json-file"))
+    if log_driver not in LOG_DRIVERS:
+        raise ContainerError("comfyui_deploy_docker_log_driver must be one of %s, got %r" % (", ".join(LOG_DRIVERS), log_driver))
+    budget = _positive(settings.get("startup_budget", 180), "comfyui_deploy_startup_budget")
+    port = int(instance["port"])
+    cache = base + "/cache"
+    environment = {
+        "HOME": cache,
+        "XDG_CACHE_HOME": cache,
+        "TRITON_CACHE_DIR": cache + "/triton",
+        "CUDA_CACHE_PATH": cache + "/nv",
+        "HF_HOME": cache + "/huggingface",
+        **{str(k): str(v) for k, v in (settings.get("environment") or {}).items()},
+        **{str(k): str(v) for k, v in (instance.get("environment") or {}).items()},
+    }
+    log_options: dict[str, str] = {}
+    if log_driver in ("json-file", "local"):
+        log_options = {
+            "max-size": str(settings.get("log_max_size", "50m")),
+            "max-file": str(_positive(settings.get("log_max_files", 5), "comfyui_deploy_docker_log_max_files")),
+        }
+    else:
+        log_options = {"tag": "comfyui-" + name}
+    spec: dict[str, Any] = {
+        "name": "%s%s" % (settings.get("prefix", "comfyui-"), name),
+        "image": str(settings["image"]),
+        "command": args,
+        "env": environment,
+        "user": str(settings["user"]),
+        "network_mode": str(settings.get("network_mode", "host")),
+        "mounts": [
+            {"type": "bind", "source": shared + "/models", "target": shared + "/models", "read_only": True},
+            {"type": "bind", "source": shared + "/input", "target": shared + "/input"},
+            {"type": "bind", "source": shared + "/output", "target": shared + "/output"},
+            {"type": "bind", "source": shared + "/user", "target": shared + "/user"},
+            {"type": "bind", "source": shared + "/temp", "target": shared + "/temp"},
+            {"type": "bind", "source": cache, "target": cache},
+        ],
+        "healthcheck": {
+            "test": [
+                "CMD",
+                "/opt/comfyui/venv/bin/python",
+                "-c",
+                "import urllib.request; urllib.request.urlopen('http://127.0.0.1:%d/system_stats', timeout=5)" % port,
+            ],
+            "interval": "15s",
+            "timeout": "10s",
+            "retries": 3,
+            "start_period": "%ds" % budget,
+        },
+        "restart_policy": str(settings.get("restart_policy", "unless-stopped")),
+        "stop_timeout": _positive(settings.get("stop_timeout", 300), "comfyui_deploy_stop_timeout"),
+        "log_driver": log_driver,
+        "log_options": log_options,
+        "labels": {
+            "io.comfyops.instance": name,
+            "io.comfyops.release": str(settings.get("release", "")),
+            "io.comfyops.port": str(port),
+        },
+        "init": True,
+    }
+    if device != "cpu":
+        request: dict[str, Any] = {"driver": "nvidia", "capabilities": [["gpu"]]}
+        if gpu is not None:
+            request["device_ids"] = [str(gpu)]
+        else:
+            request["count"] = 1
+        spec["device_requests"] = [request]
+    if settings.get("memory"):
+        spec["memory"] = str(settings["memory"])
+    return spec
+
+
+def compose_file(specs: Sequence[Mapping[str, Any]], extras: Mapping[str, Any]) -> dict[str, Any]:
+    """A compose file (the Compose Specification, read by docker compose and docker-compose 1.29) with the instances'
+    containers and, when given in extras, redis (image), prometheus (image, config path) and the exporter (image, command)."""
+    services: dict[str, Any] = {}
+    for spec in specs:
+        service: dict[str, Any] = {
+            "image": spec["image"],
+            "container_name": spec["name"],
+            "command": list(spec["command"]),
+            "environment": dict(spec["env"]),
+            "user": spec["user"],
+            "network_mode": spec["network_mode"],
+            "init": True,
+            "volumes": [{"type": "bind", "source": m["source"], "target": m["target"], "read_only": bool(m.get("read_only", False))} for m in spec["mounts"]],
+            "healthcheck": dict(spec["healthcheck"]),
+            "restart": spec["restart_policy"],
+            "stop_grace_period": "%ds" % spec["stop_timeout"],
+            "logging": {"driver": spec["log_driver"], "options": dict(spec["log_options"])},
+            "labels": dict(spec["labels"]),
+        }
+        if spec.get("device_requests"):
+            devices = []
+            for request in spec["device_requests"]:
+                device: dict[str, Any] = {"driver": request["driver"], "capabilities": list(request["capabilities"][0])}
+                if "device_ids" in request:
+                    device["device_ids"] = list(request["device_ids"])
+                else:
+                    device["count"] = request["count"]
+                devices.append(device)
+            service["deploy"] = {"resources": {"reservations": {"devices": devices}}}
+        services[spec["name"]] = service
+    network_mode = specs[0]["network_mode"] if specs else "host"
+    if extras.get("redis_image"):
+        services["redis"] = {
+            "image": extras["redis_image"],
+            "network_mode": network_mode,
+            "restart": "unless-stopped",
+            "command": ["redis-server", "--bind", "127.0.0.1"],
+        }
+    if extras.get("prometheus_image"):
+        services["prometheus"] = {
+            "image": extras["prometheus_image"],
+            "network_mode": network_mode,
+            "restart": "unless-stopped",
+            "volumes": [{"type": "bind", "source": extras["prometheus_config"], "target": "/etc/prometheus/prometheus.yml", "read_only": True}],
+            "command": ["--config.file=/etc/prometheus/prometheus.yml", "--web.listen-address=127.0.0.1:9090"],
+        }
+    if extras.get("exporter_image"):
+        services["comfyui-exporter"] = {
+            "image": extras["exporter_image"],
+            "network_mode": network_mode,
+            "restart": "unless-stopped",
+            "command": list(extras.get("exporter_command") or []),
+        }
+    # no top-level name: docker-compose 1.x (Debian's) refuses it; the project is named by -p or the directory
+    return {"services": services}
