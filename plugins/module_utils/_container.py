@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._server_args import ArgsError, server_args
+from ansible_collections.comfyops.comfyui.plugins.module_utils._server_args import ArgsError, server_args
 
 LOG_DRIVERS = ("json-file", "journald", "local")
 

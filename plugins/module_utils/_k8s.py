@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._server_args import ArgsError, server_args
+from ansible_collections.comfyops.comfyui.plugins.module_utils._server_args import ArgsError, server_args
 
 # The GET routes ComfyUI 0.8.0 answers (recorded in tests/fixtures/comfyui-api): the only paths a probe may use.
 PROBE_ROUTES = ("/system_stats", "/queue", "/prompt", "/object_info", "/history", "/models", "/embeddings", "/extensions", "/")

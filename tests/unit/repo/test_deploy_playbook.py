@@ -40,6 +40,17 @@ NOT_RELEASE = {
     "comfyui_deploy_installer": "how the venv is built; its content is decided by the key's settings",
     "comfyui_deploy_uv": "how the venv is built",
     "comfyui_deploy_uv_package": "how the venv is built (uv installed first when missing)",
+    "comfyui_deploy_proxy": "how instances are restarted (one at a time behind the proxy)",
+    "comfyui_deploy_image_repository": "where the image is kept; its tag is the release id",
+    "comfyui_deploy_container_prefix": "the containers' names, outside the image",
+    "comfyui_deploy_docker_build_network": "how the image is built",
+    "comfyui_deploy_docker_network_mode": "the container's settings, outside the image",
+    "comfyui_deploy_docker_restart_policy": "the container's settings, outside the image",
+    "comfyui_deploy_docker_log_driver": "the container's settings, outside the image",
+    "comfyui_deploy_docker_log_max_size": "the container's settings, outside the image",
+    "comfyui_deploy_docker_log_max_files": "the container's settings, outside the image",
+    "comfyui_deploy_compose_file": "a file written beside the release for people, not run",
+    "comfyui_deploy_compose_extras": "a file written beside the release for people, not run",
 }
 
 

@@ -11,6 +11,7 @@ from conftest import REPO
 # Names that look like variables but are not inputs, each with its reason.
 NOT_INPUT = {
     "comfyui_hosts": "the inventory group",
+    "comfyui_proxy": "the role comfyops.comfyui.comfyui_proxy, named by deploy.yml",
     "comfyui_canary": "the group deploy.yml makes",
     "comfyui_release_id": "the fact deploy.yml sets once per run",
     "comfyui_health_result": "registered by health.yml",
@@ -24,7 +25,7 @@ NOT_INPUT = {
     "comfyui_deploy_restored": "registered by the comfyui_deploy role's restore entry point",
     "comfyui_restore_hosts_not_named": "a host pattern that matches nothing, for the syntax check",
 }
-BOOKS = ["deploy", "validate", "health", "rollback", "shutdown", "backup", "restore", "monitoring", "awx_setup"]
+BOOKS = ["deploy", "validate", "health", "rollback", "shutdown", "backup", "restore", "monitoring", "awx_setup", "kubernetes", "proxy"]
 
 
 def declared():
