@@ -8,9 +8,9 @@ name: comfyui_pip_conf
 short_description: The pip.conf an image's venv is built with (the same indexes as a host's venv)
 version_added: 0.5.0
 description:
-  - The C(pip.conf) text of the P(comfyops.comfyui.comfyui_venv#module) module's venvs (the rule in C(_venv.pip_conf)),
-    for the first stage of the container image: it is copied into that stage only, so index credentials never reach
-    the final image or its history (a build argument would).
+  - "The C(pip.conf) text of the P(comfyops.comfyui.comfyui_venv#module) module's venvs (the rule in C(_venv.pip_conf)),
+    for the first stage of the container image. It is copied into that stage only, so index credentials never reach
+    the final image or its history (a build argument would)."
   - Local C(find_links) directories become O(wheelhouse), where the role copies them in the build context.
 author:
   - comfyops maintainers (@comfyops)
