@@ -18,7 +18,14 @@ from conftest import REPO
 
 BIN = Path(sys.executable).parent
 # top-level import name -> the distribution that provides it
-DISTRIBUTIONS = {"psutil": "psutil", "pynvml": "nvidia-ml-py", "docker": "docker", "yaml": "PyYAML", "prometheus_client": "prometheus-client", "kubernetes_validate": "kubernetes-validate"}
+DISTRIBUTIONS = {
+    "psutil": "psutil",
+    "pynvml": "nvidia-ml-py",
+    "docker": "docker",
+    "yaml": "PyYAML",
+    "prometheus_client": "prometheus-client",
+    "kubernetes_validate": "kubernetes-validate",
+}
 
 
 def third_party_imports() -> set[str]:
