@@ -8,7 +8,7 @@ name: comfyui_container
 short_description: The container of one ComfyUI instance (community.docker.docker_container options)
 version_added: 0.5.0
 description:
-  - "C(comfyui_container): the options of M(community.docker.docker_container) for one instance of
+  - "C(comfyui_container): the options of C(community.docker.docker_container) for one instance of
     comfyui_deploy_instances in container mode: the release's image, ComfyUI's flags (the rule of the
     P(comfyops.comfyui.comfyui_server_args#filter) filter; the container sees its one GPU as device 0), the models
     (read-only), input, output, user data, temp and cache bind-mounted at the paths they have on the host, the host's
