@@ -58,7 +58,7 @@ for round in $(seq 1 "$rounds"); do
     printf '%-7s code-only release bench-%d                          %6.2f s  (%s)\n' "$mode" "$round" "$t" "$(grep -o 'changed=[0-9]*' "$root/last.log" | tail -1)"
   done
 done
-median() { printf '%s\n' $1 | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+median() { echo "$1" | tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 v=$(median "${times[venv]}")
 d=$(median "${times[docker]}")
 echo "median code-only release: venv mode ${v} s, container mode ${d} s; ratio container/venv $(echo "scale=2; $d / $v" | bc)x (target <= 1.5)"

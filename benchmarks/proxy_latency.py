@@ -101,14 +101,14 @@ def measure(requests: int, direct_port: int, https_port: int, headers: dict[str,
     context = ssl.create_default_context(cafile=str(cafile))
     direct_conn = http.client.HTTPConnection("127.0.0.1", direct_port, timeout=10)
     proxy_conn = http.client.HTTPSConnection("localhost", https_port, context=context, timeout=10)
-    for _ in range(50):  # warm both connections and caches
+    for _unused in range(50):  # warm both connections and caches
         timed(direct_conn, {})
         timed(proxy_conn, headers)
     direct: list[float] = []
     proxied: list[float] = []
-    for _ in range(requests // 100):
-        direct += [timed(direct_conn, {}) for _ in range(100)]
-        proxied += [timed(proxy_conn, headers) for _ in range(100)]
+    for _unused in range(requests // 100):
+        direct += [timed(direct_conn, {}) for _unused in range(100)]
+        proxied += [timed(proxy_conn, headers) for _unused in range(100)]
     return direct, proxied
 
 
@@ -117,7 +117,7 @@ def measure_target(https_port: int, headers: dict[str, str], prefix: Path) -> in
     conn = http.client.HTTPSConnection("localhost", https_port, context=ssl.create_default_context(cafile=str(prefix / "conf" / "cert.pem")), timeout=10)
     timed(conn, headers)
     conn.close()
-    for _ in range(100):
+    for _unused in range(100):
         lines = (prefix / "access.json").read_text().splitlines() if (prefix / "access.json").exists() else []
         if lines:
             return int(json.loads(lines[-1])["upstream"].rsplit(":", 1)[1])

@@ -106,7 +106,8 @@ def container_spec(instance: Mapping[str, Any], settings: Mapping[str, Any]) -> 
                 "CMD",
                 "/opt/comfyui/venv/bin/python",
                 "-c",
-                "import urllib.request; urllib.request.urlopen('http://127.0.0.1:%d/system_stats', timeout=5)" % port,
+                "import http.client as h; c = h.HTTPConnection('127.0.0.1', %d, timeout=5); c.request('GET', '/system_stats'); "
+                "raise SystemExit(c.getresponse().status != 200)" % port,
             ],
             "interval": "15s",
             "timeout": "10s",

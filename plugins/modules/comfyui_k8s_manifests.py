@@ -104,7 +104,7 @@ try:
 except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
     yaml = None
 try:
-    import kubernetes_validate  # noqa: F401 - probed here for a clear error; used in _k8s
+    import kubernetes_validate  # noqa: F401 pylint: disable=unused-import - probed here for a clear error; used in _k8s
 except ImportError:
     KV_ERROR = traceback.format_exc()
 else:

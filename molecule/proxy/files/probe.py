@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """What a client sees through the comfyui_proxy role's nginx (standard library only; runs on the test host).
 
 probe.py checks                 every front-door check, as JSON
@@ -74,7 +73,7 @@ def checks():
     result["with_credentials"] = status
     result["comfyui_version"] = json.loads(body)["system"]["comfyui_version"]
     result["request_id_header"] = "X-Request-Id" in headers
-    status, headers, _ = request(path="/system_stats?x=1", tls=False, port=80, auth=None)
+    status, headers, _unused_body = request(path="/system_stats?x=1", tls=False, port=80, auth=None)
     result["http_redirect"] = [status, headers.get("Location")]
     raw = socket.create_connection(("127.0.0.1", 443), timeout=10)
     with CTX.wrap_socket(raw, server_hostname="localhost") as tls:
@@ -88,25 +87,30 @@ def checks():
     result["comfyui_on_127_0_0_2_refused"] = refused("127.0.0.2", 8188) and refused("127.0.0.2", 8189)
     result["comfyui_on_127_0_0_1_open"] = not refused("127.0.0.1", 8188) and not refused("127.0.0.1", 8189)
     result["proxy_on_127_0_0_2_open"] = not refused("127.0.0.2", 443)
-    burst = [request()[0] for _ in range(40)]
+    burst = [request()[0] for _unused in range(40)]
     result["burst"] = {str(code): burst.count(code) for code in sorted(set(burst))}
     return result
 
 
 def upstreams_of(ids):
+    """The upstream of each request id, from the access log (nginx writes a line just after its answer: wait for it)."""
     wanted, found = set(ids), {}
-    with open(LOG) as handle:
-        for line in handle:
-            entry = json.loads(line)
-            if entry["request_id"] in wanted:
-                found[entry["request_id"]] = entry["upstream"]
+    for _attempt in range(50):
+        with open(LOG) as handle:
+            for line in handle:
+                entry = json.loads(line)
+                if entry["request_id"] in wanted:
+                    found[entry["request_id"]] = entry["upstream"]
+        if wanted <= set(found):
+            break
+        time.sleep(0.1)  # poll the log
     return [found.get(i) for i in ids]
 
 
 def ok_request():
     """One request that is let through (after a burst, the rate limit answers 429 for a moment)."""
-    for _ in range(100):
-        status, headers, _ = request()
+    for _unused in range(100):
+        status, headers, _unused_body = request()
         if status != 429:
             return status, headers["X-Request-Id"]
         time.sleep(0.1)
@@ -118,13 +122,13 @@ def main():
     if mode == "checks":
         print(json.dumps(checks()))
     elif mode == "upstreams":
-        answers = [ok_request() for _ in range(int(sys.argv[2]))]
-        print(json.dumps({"statuses": [s for s, _ in answers], "upstreams": upstreams_of([i for _, i in answers])}))
+        answers = [ok_request() for _unused in range(int(sys.argv[2]))]
+        print(json.dumps({"statuses": [s for s, _unused in answers], "upstreams": upstreams_of([i for _unused, i in answers])}))
     elif mode == "load":
         with open(sys.argv[2], "w") as out:
             while not os.path.exists(sys.argv[3]):
                 try:
-                    status, headers, _ = request()
+                    status, headers, _unused_body = request()
                     out.write("%d %s\n" % (status, headers.get("X-Request-Id", "-")))
                 except OSError as exc:
                     out.write("error %s\n" % type(exc).__name__)
