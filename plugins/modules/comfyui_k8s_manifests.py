@@ -104,11 +104,11 @@ try:
 except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
     yaml = None
 try:
-    import kubernetes_validate  # noqa: F401 pylint: disable=unused-import - probed here for a clear error; used in _k8s
+    import kubernetes_validate  # probed here for a clear error; _k8s uses it
 except ImportError:
     KV_ERROR = traceback.format_exc()
 else:
-    KV_ERROR = None
+    KV_ERROR = None if kubernetes_validate else "kubernetes-validate is not usable"
 
 OURS = re.compile(r"^\d{2}-[a-z0-9-]+\.yaml$")
 
