@@ -1,4 +1,5 @@
 """What a client sees through the comfyui_proxy role's nginx (standard library only; runs on the test host).
+Ports from the environment: PROBE_HTTPS_PORT, PROBE_HTTP_PORT, PROBE_COMFYUI_PORTS (space-separated).
 
 probe.py checks                 every front-door check, as JSON
 probe.py upstreams N            N requests, then the upstream each one went to (from the JSON access log)
@@ -15,13 +16,16 @@ import ssl
 import sys
 import time
 
+HTTPS = int(os.environ.get("PROBE_HTTPS_PORT", "443"))
+HTTP = int(os.environ.get("PROBE_HTTP_PORT", "80"))
+COMFYUI = [int(port) for port in os.environ.get("PROBE_COMFYUI_PORTS", "8188 8189").split()]
 CERT = "/etc/nginx/comfyui/cert.pem"
 LOG = "/var/log/nginx/comfyui.access.json"
 AUTH = "Basic " + base64.b64encode(b"ops:molecule-only-Pa55").decode()
 CTX = ssl.create_default_context(cafile=CERT)
 
 
-def request(method="GET", path="/system_stats", headers=None, body=None, auth=AUTH, port=443, tls=True):
+def request(method="GET", path="/system_stats", headers=None, body=None, auth=AUTH, port=HTTPS, tls=True):
     conn = http.client.HTTPSConnection("localhost", port, context=CTX, timeout=10) if tls else http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     sent = {"Host": "localhost"}
     if auth:
@@ -43,7 +47,7 @@ def refused(host, port):
 
 
 def websocket_first_message():
-    raw = socket.create_connection(("127.0.0.1", 443), timeout=10)
+    raw = socket.create_connection(("127.0.0.1", HTTPS), timeout=10)
     sock = CTX.wrap_socket(raw, server_hostname="localhost")
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
@@ -73,9 +77,9 @@ def checks():
     result["with_credentials"] = status
     result["comfyui_version"] = json.loads(body)["system"]["comfyui_version"]
     result["request_id_header"] = "X-Request-Id" in headers
-    status, headers, _unused_body = request(path="/system_stats?x=1", tls=False, port=80, auth=None)
+    status, headers, _unused_body = request(path="/system_stats?x=1", tls=False, port=HTTP, auth=None)
     result["http_redirect"] = [status, headers.get("Location")]
-    raw = socket.create_connection(("127.0.0.1", 443), timeout=10)
+    raw = socket.create_connection(("127.0.0.1", HTTPS), timeout=10)
     with CTX.wrap_socket(raw, server_hostname="localhost") as tls:
         with open(CERT) as handle:
             result["tls_certificate_is_configured_one"] = tls.getpeercert(binary_form=True) == ssl.PEM_cert_to_DER_cert(handle.read())
@@ -84,9 +88,9 @@ def checks():
     result["cross_origin"] = request(headers={"Origin": "https://evil.example"})[0]
     result["same_origin"] = request(headers={"Origin": "https://localhost"})[0]
     result["body_too_large"] = request("POST", "/prompt", headers={"Content-Type": "application/json"}, body=b"{" + b" " * (2 * 1024 * 1024) + b"}")[0]
-    result["comfyui_on_127_0_0_2_refused"] = refused("127.0.0.2", 8188) and refused("127.0.0.2", 8189)
-    result["comfyui_on_127_0_0_1_open"] = not refused("127.0.0.1", 8188) and not refused("127.0.0.1", 8189)
-    result["proxy_on_127_0_0_2_open"] = not refused("127.0.0.2", 443)
+    result["comfyui_on_127_0_0_2_refused"] = all(refused("127.0.0.2", port) for port in COMFYUI)
+    result["comfyui_on_127_0_0_1_open"] = not any(refused("127.0.0.1", port) for port in COMFYUI)
+    result["proxy_on_127_0_0_2_open"] = not refused("127.0.0.2", HTTPS)
     burst = [request()[0] for _unused in range(40)]
     result["burst"] = {str(code): burst.count(code) for code in sorted(set(burst))}
     return result
