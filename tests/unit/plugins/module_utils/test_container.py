@@ -43,7 +43,8 @@ def test_volumes_user_health_restart_logs():
     assert mounts["/srv/comfyui/shared/models"]["read_only"] is True
     assert {"/srv/comfyui/shared/input", "/srv/comfyui/shared/output", "/srv/comfyui/shared/user"} <= set(mounts)
     assert all(m["source"] == m["target"] for m in spec["mounts"])  # the host's paths, so flags and configs mean the same
-    assert spec["healthcheck"]["start_period"] == "600s" and "http://127.0.0.1:8189/system_stats" in spec["healthcheck"]["test"][-1]
+    probe = spec["healthcheck"]["test"][-1]
+    assert spec["healthcheck"]["start_period"] == "600s" and "'127.0.0.1', 8189" in probe and "'/system_stats'" in probe
     assert spec["restart_policy"] == "unless-stopped" and spec["network_mode"] == "host"
     assert spec["log_driver"] == "json-file" and spec["log_options"] == {"max-size": "50m", "max-file": "5"}
     assert spec["env"]["X"] == "1" and spec["env"]["HF_HOME"] == "/srv/comfyui/cache/huggingface"
