@@ -8,6 +8,7 @@ process lives inside its start-up budget), ``failed`` (anything else that fails)
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import random
@@ -147,7 +148,24 @@ def _container_process(name: str, factory: Any = None) -> ProcessInfo:
         state = container.attrs.get("State", {})
     except Exception as exc:
         return ProcessInfo(False, detail="container %s: %s" % (name, exc))
-    return ProcessInfo(bool(state.get("Running")), None, container.attrs.get("RestartCount"), "container %s (%s)" % (name, state.get("Status")))
+    uptime = _docker_uptime(state.get("StartedAt"), time.time()) if state.get("Running") else None
+    return ProcessInfo(bool(state.get("Running")), uptime, container.attrs.get("RestartCount"), "container %s (%s)" % (name, state.get("Status")))
+
+
+def _docker_uptime(started_at: str | None, now: float) -> float | None:
+    """Seconds since Docker's State.StartedAt (RFC 3339, nanoseconds, UTC), or None where it does not parse."""
+    if not started_at or started_at.startswith("0001-"):
+        return None
+    stamp = started_at.replace("Z", "+00:00")
+    head, dot, rest = stamp.partition(".")
+    if dot:  # Python parses at most microseconds: cut the fraction to six digits, keep the offset
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        stamp = head + "." + rest[:digits][:6].ljust(6, "0") + rest[digits:]
+    try:
+        started = datetime.datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return None
+    return max(0.0, now - started)
 
 
 def process_info(params: dict[str, Any]) -> ProcessInfo | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import functools
 import http.server
 import json
 import subprocess
@@ -64,6 +66,43 @@ def test_outside_the_budget_a_silent_api_has_failed(start_simulator, tmp_path):
     wait_until(lambda: _health.process_info({"service_manager": "standalone", "pidfile": pidfile}).uptime > 0.5, 10, "0.5 s of uptime")
     report = health(sim, service_manager="standalone", pidfile=pidfile, startup_budget=0.5)
     assert report["state"] == "failed" and by_name(report)["api"]["status"] == "fail"
+
+
+class _FakeContainers:
+    """docker.from_env().containers with one container whose attrs have the shape Docker's inspect gives."""
+
+    def __init__(self, started_at, running=True):
+        self.attrs = {"State": {"Running": running, "Status": "running" if running else "exited", "StartedAt": started_at}, "RestartCount": 0}
+
+    def get(self, name):
+        assert name == "comfyui-main"
+        return self
+
+
+def _docker_stamp(seconds_ago):
+    # Docker writes nanoseconds: 2026-12-05T23:10:01.123456789Z
+    when = datetime.datetime.fromtimestamp(time.time() - seconds_ago, datetime.UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "789Z"
+
+
+def test_docker_start_time_parses_nanoseconds_and_offsets():
+    now = datetime.datetime(2026, 12, 5, 23, 10, 11, tzinfo=datetime.UTC).timestamp()
+    assert _health._docker_uptime("2026-12-05T23:10:01.123456789Z", now) == pytest.approx(9.876543, abs=1e-5)
+    assert _health._docker_uptime("2026-12-05T23:10:01Z", now) == 10
+    assert _health._docker_uptime("2026-12-06T00:10:01.5+01:00", now) == pytest.approx(9.5)
+    assert _health._docker_uptime("0001-01-01T00:00:00Z", now) is None  # never started
+    assert _health._docker_uptime("yesterday", now) is None
+
+
+@pytest.mark.parametrize(("seconds_ago", "running", "state"), [(1, True, "starting"), (100, True, "failed"), (1, False, "failed")])
+def test_a_container_within_its_budget_is_starting(monkeypatch, seconds_ago, running, state):
+    """A container that runs but does not answer yet is starting inside the start-up budget, failed past it."""
+    fake = _FakeContainers(_docker_stamp(seconds_ago), running)
+    monkeypatch.setattr(_health, "_container_process", functools.partial(_health._container_process, factory=type("C", (), {"containers": fake})))
+    url = "http://127.0.0.1:%d" % free_port()  # nothing listens: connection refused
+    report = health(url, service_manager="docker", container="comfyui-main", startup_budget=30)
+    assert report["state"] == state, by_name(report)
+    assert by_name(report)["api"]["status"] == ("starting" if state == "starting" else "fail")
 
 
 def test_crash_is_failed(start_simulator, tmp_path):
