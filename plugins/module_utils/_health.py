@@ -148,8 +148,11 @@ def _container_process(name: str, factory: Any = None) -> ProcessInfo:
         state = container.attrs.get("State", {})
     except Exception as exc:
         return ProcessInfo(False, detail="container %s: %s" % (name, exc))
-    uptime = _docker_uptime(state.get("StartedAt"), time.time()) if state.get("Running") else None
-    return ProcessInfo(bool(state.get("Running")), uptime, container.attrs.get("RestartCount"), "container %s (%s)" % (name, state.get("Status")))
+    # Docker reports a crash-looping container as Running while it waits to restart it (Restarting, like systemd's
+    # auto-restart): that is not alive, or a loop would look like a start that never ends within its budget.
+    alive = bool(state.get("Running")) and not state.get("Restarting")
+    uptime = _docker_uptime(state.get("StartedAt"), time.time()) if alive else None
+    return ProcessInfo(alive, uptime, container.attrs.get("RestartCount"), "container %s (%s)" % (name, state.get("Status")))
 
 
 def _docker_uptime(started_at: str | None, now: float) -> float | None:

@@ -71,8 +71,10 @@ def test_outside_the_budget_a_silent_api_has_failed(start_simulator, tmp_path):
 class _FakeContainers:
     """docker.from_env().containers with one container whose attrs have the shape Docker's inspect gives."""
 
-    def __init__(self, started_at, running=True):
-        self.attrs = {"State": {"Running": running, "Status": "running" if running else "exited", "StartedAt": started_at}, "RestartCount": 0}
+    def __init__(self, started_at, running=True, restarting=False):
+        status = "restarting" if restarting else "running" if running else "exited"
+        state = {"Running": running, "Restarting": restarting, "Status": status, "StartedAt": started_at}
+        self.attrs = {"State": state, "RestartCount": 3 if restarting else 0}
 
     def get(self, name):
         assert name == "comfyui-main"
@@ -94,10 +96,15 @@ def test_docker_start_time_parses_nanoseconds_and_offsets():
     assert _health._docker_uptime("yesterday", now) is None
 
 
-@pytest.mark.parametrize(("seconds_ago", "running", "state"), [(1, True, "starting"), (100, True, "failed"), (1, False, "failed")])
-def test_a_container_within_its_budget_is_starting(monkeypatch, seconds_ago, running, state):
-    """A container that runs but does not answer yet is starting inside the start-up budget, failed past it."""
-    fake = _FakeContainers(_docker_stamp(seconds_ago), running)
+@pytest.mark.parametrize(
+    ("seconds_ago", "running", "restarting", "state"),
+    [(1, True, False, "starting"), (100, True, False, "failed"), (1, False, False, "failed"), (1, True, True, "failed")],
+    ids=["up-1s", "up-past-budget", "exited", "crash-looping"],
+)
+def test_a_container_within_its_budget_is_starting(monkeypatch, seconds_ago, running, restarting, state):
+    """A container that runs but does not answer yet is starting inside the start-up budget; past it, stopped, or
+    waiting to be restarted after a crash (Docker says Running and Restarting), it has failed."""
+    fake = _FakeContainers(_docker_stamp(seconds_ago), running, restarting)
     monkeypatch.setattr(_health, "_container_process", functools.partial(_health._container_process, factory=type("C", (), {"containers": fake})))
     url = "http://127.0.0.1:%d" % free_port()  # nothing listens: connection refused
     report = health(url, service_manager="docker", container="comfyui-main", startup_budget=30)
