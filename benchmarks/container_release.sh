@@ -61,4 +61,4 @@ done
 median() { echo "$1" | tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 v=$(median "${times[venv]}")
 d=$(median "${times[docker]}")
-echo "median code-only release: venv mode ${v} s, container mode ${d} s; ratio container/venv $(echo "scale=2; $d / $v" | bc)x (target <= 1.5)"
+printf 'median code-only release: venv mode %.2f s, container mode %.2f s; ratio container/venv %sx (target <= 1.5)\n' "$v" "$d" "$(echo "scale=2; $d / $v" | bc)"
