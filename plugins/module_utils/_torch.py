@@ -22,14 +22,42 @@ def torch_index_url(device: str, cuda_driver_version: Any = None, builds: Any = 
     base = base.rstrip("/")
     if device != "cuda":
         return base + "/cpu"
+    build = newest_supported(cuda_driver_version, builds, "PyTorch build")
+    return "%s/cu%s" % (base, "".join(str(part) for part in build[:2]))
+
+
+def newest_supported(cuda_driver_version: Any, offered: Any, what: str) -> tuple[int, ...]:
+    """The newest CUDA version in `offered` that is not above the one the driver supports (as NVML reports it)."""
     if not cuda_driver_version:
-        raise UnitError("the PyTorch index for CUDA needs the driver's CUDA version, and NVML gave none: is the NVIDIA driver installed?")
+        raise UnitError("the %s for CUDA needs the driver's CUDA version, and NVML gave none: is the NVIDIA driver installed?" % what)
     driver = parse_version(cuda_driver_version, "cuda_driver_version")
-    offered = [parse_version(build, "torch CUDA builds") for build in builds]
-    usable = sorted((build for build in offered if build <= driver), reverse=True)
+    usable = sorted((parse_version(version, what) for version in offered if parse_version(version, what) <= driver), reverse=True)
     if not usable:
         raise UnitError(
-            "the driver supports CUDA %s, older than every PyTorch build offered (%s): update the driver"
-            % (cuda_driver_version, ", ".join(str(b) for b in builds))
+            "the driver supports CUDA %s, older than every %s offered (%s): update the driver"
+            % (cuda_driver_version, what, ", ".join(str(version) for version in offered))
         )
-    return "%s/cu%s" % (base, "".join(str(part) for part in usable[0][:2]))
+    return usable[0]
+
+
+# NVIDIA's CUDA runtime images (cuDNN included) per CUDA version, the same versions as DEFAULT_BUILDS from 12.1 on
+DEFAULT_CUDA_IMAGES = {
+    "12.1": "nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04",
+    "12.4": "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04",
+    "12.6": "nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04",
+    "12.8": "nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04",
+    "13.0": "nvidia/cuda:13.0.1-cudnn-runtime-ubuntu24.04",
+}
+DEFAULT_CPU_IMAGE = "ubuntu:24.04"
+
+
+def base_image(device: str, cuda_driver_version: Any = None, images: Any = None, cpu_image: str = DEFAULT_CPU_IMAGE) -> str:
+    """The container base image for a host: for CUDA, NVIDIA's runtime image of the newest CUDA version its driver
+    runs (the same rule as the PyTorch index, so the image and the wheels agree); for any other device, `cpu_image`."""
+    if device != "cuda":
+        return cpu_image
+    images = dict(DEFAULT_CUDA_IMAGES if images is None else images)
+    if not images:
+        raise UnitError("no CUDA base images offered (comfyui_deploy_cuda_images is empty)")
+    chosen = newest_supported(cuda_driver_version, list(images), "CUDA base image")
+    return next(image for version, image in images.items() if parse_version(version, "CUDA base image") == chosen)
