@@ -56,8 +56,8 @@ def base_image(device: str, cuda_driver_version: Any = None, images: Any = None,
     runs (the same rule as the PyTorch index, so the image and the wheels agree); for any other device, `cpu_image`."""
     if device != "cuda":
         return cpu_image
-    images = dict(DEFAULT_CUDA_IMAGES if images is None else images)
-    if not images:
+    offered: dict[str, str] = {str(version): str(image) for version, image in (DEFAULT_CUDA_IMAGES if images is None else images).items()}
+    if not offered:
         raise UnitError("no CUDA base images offered (comfyui_deploy_cuda_images is empty)")
-    chosen = newest_supported(cuda_driver_version, list(images), "CUDA base image")
-    return next(image for version, image in images.items() if parse_version(version, "CUDA base image") == chosen)
+    chosen = newest_supported(cuda_driver_version, list(offered), "CUDA base image")
+    return next(image for version, image in offered.items() if parse_version(version, "CUDA base image") == chosen)
