@@ -30,6 +30,10 @@ options:
     description: The image for a device other than V(cuda).
     type: str
     default: ubuntu:24.04
+  configured:
+    description: The image asked for (C(comfyui_deploy_image_base)); any value but V(auto) is returned as it is.
+    type: str
+    default: auto
 """
 
 EXAMPLES = r"""
@@ -50,9 +54,9 @@ from ansible_collections.comfyops.comfyui.plugins.module_utils._torch import DEF
 from ansible_collections.comfyops.comfyui.plugins.module_utils._units import UnitError
 
 
-def comfyui_base_image(device, cuda_driver_version=None, images=None, cpu_image=DEFAULT_CPU_IMAGE):
+def comfyui_base_image(device, cuda_driver_version=None, images=None, cpu_image=DEFAULT_CPU_IMAGE, configured="auto"):
     try:
-        return base_image(device, cuda_driver_version, images, cpu_image)
+        return base_image(device, cuda_driver_version, images, cpu_image, configured)
     except UnitError as exc:
         raise AnsibleFilterError("comfyui_base_image: %s" % exc) from None
 

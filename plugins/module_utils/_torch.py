@@ -51,9 +51,11 @@ DEFAULT_CUDA_IMAGES = {
 DEFAULT_CPU_IMAGE = "ubuntu:24.04"
 
 
-def base_image(device: str, cuda_driver_version: Any = None, images: Any = None, cpu_image: str = DEFAULT_CPU_IMAGE) -> str:
-    """The container base image for a host: for CUDA, NVIDIA's runtime image of the newest CUDA version its driver
+def base_image(device: str, cuda_driver_version: Any = None, images: Any = None, cpu_image: str = DEFAULT_CPU_IMAGE, configured: str = "auto") -> str:
+    """The container base image for a host: `configured` unless it is "auto"; for CUDA, NVIDIA's runtime image of the newest CUDA version its driver
     runs (the same rule as the PyTorch index, so the image and the wheels agree); for any other device, `cpu_image`."""
+    if configured != "auto":
+        return configured
     if device != "cuda":
         return cpu_image
     offered: dict[str, str] = {str(version): str(image) for version, image in (DEFAULT_CUDA_IMAGES if images is None else images).items()}

@@ -55,6 +55,7 @@ def test_base_image_from_own_lists():
     images = {"12.4": "registry.example/cuda:12.4", "12.8": "registry.example/cuda:12.8"}
     assert base_image("cuda", "12.6", images) == "registry.example/cuda:12.4"
     assert base_image("cpu", None, images, cpu_image="registry.example/python:3.12") == "registry.example/python:3.12"
+    assert base_image("cuda", None, configured="registry.example/own:1") == "registry.example/own:1"  # as asked: no driver needed
 
 
 def test_base_image_refuses_an_old_or_unknown_driver_and_an_empty_list():
