@@ -38,16 +38,14 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import MonitoringConfigError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import alertmanager_config as build
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(None, MonitoringConfigError)
 def alertmanager_config(settings):
-    try:
-        return build(dict(settings or {}))
-    except MonitoringConfigError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+    return build(dict(settings or {}))
 
 
 class FilterModule:

@@ -50,16 +50,14 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._awx import SurveyError, survey_spec
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 from ansible_collections.comfyops.comfyui.plugins.plugin_utils.role_spec import declared_options
 
 
+@filter_errors("awx_survey", SurveyError)
 def awx_survey(variables, name, description=""):
-    try:
-        return survey_spec(str(name), str(description), [str(v) for v in variables], declared_options())
-    except SurveyError as exc:
-        raise AnsibleFilterError("awx_survey: %s" % exc) from None
+    return survey_spec(str(name), str(description), [str(v) for v in variables], declared_options())
 
 
 class FilterModule:

@@ -49,16 +49,14 @@ _value:
   sample: nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._torch import DEFAULT_CPU_IMAGE, base_image
 from ansible_collections.comfyops.comfyui.plugins.module_utils._units import UnitError
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors("comfyui_base_image", UnitError)
 def comfyui_base_image(device, cuda_driver_version=None, images=None, cpu_image=DEFAULT_CPU_IMAGE, configured="auto"):
-    try:
-        return base_image(device, cuda_driver_version, images, cpu_image, configured)
-    except UnitError as exc:
-        raise AnsibleFilterError("comfyui_base_image: %s" % exc) from None
+    return base_image(device, cuda_driver_version, images, cpu_image, configured)
 
 
 class FilterModule:

@@ -39,15 +39,13 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._container import ContainerError, compose_file
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors("comfyui_compose", ContainerError, KeyError)
 def comfyui_compose(specs, settings):
-    try:
-        return compose_file(specs, settings)
-    except (ContainerError, KeyError) as exc:
-        raise AnsibleFilterError("comfyui_compose: %s" % exc) from None
+    return compose_file(specs, settings)
 
 
 class FilterModule:

@@ -44,15 +44,13 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._container import ContainerError, container_spec
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors("comfyui_container", ContainerError, KeyError)
 def comfyui_container(instance, settings):
-    try:
-        return container_spec(instance, settings)
-    except (ContainerError, KeyError) as exc:
-        raise AnsibleFilterError("comfyui_container: %s" % exc) from None
+    return container_spec(instance, settings)
 
 
 class FilterModule:

@@ -64,15 +64,13 @@ _value:
   elements: str
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._server_args import ArgsError, server_args
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors("comfyui_server_args", ArgsError)
 def comfyui_server_args(instance, listen, data, device="cuda", vram_mode="normal", whitelist_nodes=(), extra_args=()):
-    try:
-        return server_args(instance, listen, data, device, vram_mode, whitelist_nodes, extra_args)
-    except ArgsError as exc:
-        raise AnsibleFilterError("comfyui_server_args: %s" % exc) from None
+    return server_args(instance, listen, data, device, vram_mode, whitelist_nodes, extra_args)
 
 
 class FilterModule:

@@ -43,16 +43,14 @@ _value:
   elements: dict
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import MonitoringConfigError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import exporter_instances as build
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(None, MonitoringConfigError)
 def exporter_instances(instances, base, service_manager):
-    try:
-        return build(list(instances or []), str(base), str(service_manager))
-    except MonitoringConfigError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+    return build(list(instances or []), str(base), str(service_manager))
 
 
 class FilterModule:

@@ -43,16 +43,14 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._report import ReportError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._report import fleet_report_html as build
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(None, ReportError)
 def fleet_report_html(report, kind):
-    try:
-        return build(report, kind)
-    except ReportError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+    return build(report, kind)
 
 
 class FilterModule:

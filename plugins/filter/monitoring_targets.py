@@ -42,15 +42,13 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import MonitoringConfigError, scrape_targets
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(None, MonitoringConfigError)
 def monitoring_targets(hosts, hostvars, defaults):
-    try:
-        return scrape_targets(list(hosts or []), hostvars, dict(defaults or {}))
-    except MonitoringConfigError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+    return scrape_targets(list(hosts or []), hostvars, dict(defaults or {}))
 
 
 class FilterModule:

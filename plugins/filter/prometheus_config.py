@@ -60,16 +60,14 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import MonitoringConfigError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import prometheus_config as build
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(None, MonitoringConfigError)
 def prometheus_config(targets, monitors, scrape_interval, evaluation_interval, rule_files, external_labels=None):
-    try:
-        return build(dict(targets), list(monitors), int(scrape_interval), int(evaluation_interval), list(rule_files), dict(external_labels or {}))
-    except MonitoringConfigError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+    return build(dict(targets), list(monitors), int(scrape_interval), int(evaluation_interval), list(rule_files), dict(external_labels or {}))
 
 
 class FilterModule:

@@ -49,18 +49,16 @@ _value:
   sample: v0.8.0-5b0d8d4a1f2c-1c9e4f2a
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import ReleaseError, compute_release_id
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 from ansible_collections.comfyops.comfyui.plugins.plugin_utils.role_spec import deploy_release_settings, host_setting, release_source
 
 
+@filter_errors("release_id", ReleaseError)
 def release_id(hosts, hostvars, ls_remote=None):
     settings = deploy_release_settings()
-    try:
-        by_host = {host: {key: host_setting(hostvars, host, key, default) for key, default in settings.items()} for host in hosts}
-        return compute_release_id(release_source(hosts, hostvars), ls_remote or [], by_host)
-    except ReleaseError as exc:
-        raise AnsibleFilterError("release_id: %s" % exc) from None
+    by_host = {host: {key: host_setting(hostvars, host, key, default) for key, default in settings.items()} for host in hosts}
+    return compute_release_id(release_source(hosts, hostvars), ls_remote or [], by_host)
 
 
 class FilterModule:

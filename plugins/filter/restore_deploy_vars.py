@@ -44,15 +44,13 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import BackupError, deploy_overrides
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors("restore_deploy_vars", BackupError)
 def restore_deploy_vars(recorded, source, custom_nodes):
-    try:
-        return deploy_overrides(recorded or {}, source or {}, custom_nodes or [])
-    except BackupError as exc:
-        raise AnsibleFilterError("restore_deploy_vars: %s" % exc) from None
+    return deploy_overrides(recorded or {}, source or {}, custom_nodes or [])
 
 
 class FilterModule:

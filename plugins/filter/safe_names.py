@@ -44,17 +44,15 @@ _value:
   elements: str
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, check_name
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(None, PathError)
 def safe_names(names, option, kind="name"):
     if isinstance(names, str) or not hasattr(names, "__iter__"):
-        raise AnsibleFilterError("%s: a list of names is expected, not %r" % (option, names))
-    try:
-        return [check_name(name, "%s[%d]" % (option, index), kind) for index, name in enumerate(list(names))]
-    except PathError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+        raise PathError("%s: a list of names is expected, not %r" % (option, names))
+    return [check_name(name, "%s[%d]" % (option, index), kind) for index, name in enumerate(list(names))]
 
 
 class FilterModule:

@@ -39,16 +39,14 @@ _value:
   type: raw
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import ReleaseError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import slice_batch as build
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(None, ReleaseError)
 def slice_batch(batch, slices):
-    try:
-        return build(batch, slices)
-    except ReleaseError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+    return build(batch, slices)
 
 
 class FilterModule:

@@ -39,15 +39,13 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._envfile import EnvError, render
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors("systemd_env", EnvError)
 def systemd_env(env, where="environment"):
-    try:
-        return render(env, where)
-    except EnvError as exc:
-        raise AnsibleFilterError("systemd_env: %s" % exc) from None
+    return render(env, where)
 
 
 class FilterModule:

@@ -47,16 +47,14 @@ _value:
   sample: https://download.pytorch.org/whl/cu128
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._torch import DEFAULT_BASE, DEFAULT_BUILDS, torch_index_url
 from ansible_collections.comfyops.comfyui.plugins.module_utils._units import UnitError
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors("torch_index", UnitError)
 def torch_index(device, cuda_driver_version=None, builds=DEFAULT_BUILDS, base=DEFAULT_BASE):
-    try:
-        return torch_index_url(device, cuda_driver_version, builds, base)
-    except UnitError as exc:
-        raise AnsibleFilterError("torch_index: %s" % exc) from None
+    return torch_index_url(device, cuda_driver_version, builds, base)
 
 
 class FilterModule:
