@@ -34,7 +34,7 @@ XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile
 # every scenario but the test-bed probe (testbed: the hosts themselves work; the other scenarios need that too) and
 # proxy (venv mode behind the proxy, ~7 min; the containers scenario runs the same proxy checks in container mode):
 # run them with make molecule SCENARIO=testbed or SCENARIO=proxy
-MOLECULE_ARGS ?= --exclude testbed --exclude proxy
+MOLECULE_EXCLUDE ?= testbed proxy
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -88,7 +88,7 @@ ansible-lint: venv
 unit: venv
 	@tests/testbed/ensure-packages.sh redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager restic:restic promtool:prometheus docker-compose:docker-compose nginx:nginx
 	@APT_NO_RECOMMENDS=1 tests/testbed/ensure-packages.sh chromium-headless-shell:chromium-headless-shell
-	$(BIN)/python -m pytest tests/unit $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/unit $(XDIST) --durations=15 $(PYTEST_ARGS)
 
 # The safety tests run the server as `nobody` from a venv of Debian's /usr/bin/python3 (pyenv's lives under /root).
 # Opt-in, on a host with an NVIDIA GPU: the NVML code against the real driver (skipped, and said so, without one).
@@ -98,7 +98,7 @@ gpu-test: venv
 system: venv
 	@/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || tests/testbed/ensure-packages.sh no-such-command:python3-venv
 	@tests/testbed/ensure-packages.sh runuser:util-linux prometheus-alertmanager:prometheus-alertmanager restic:restic prometheus:prometheus prometheus-node-exporter:prometheus-node-exporter
-	$(BIN)/python -m pytest tests/system $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/system $(XDIST) --durations=15 $(PYTEST_ARGS)
 
 # ansible-test must run from inside an ansible_collections/<ns>/<name> tree:
 # copy the files git knows (tracked, or untracked and not ignored) there.
@@ -149,7 +149,12 @@ molecule: venv
 	@if [ -n "$(SCENARIO)" ]; then \
 	  $(BIN)/molecule test -s $(SCENARIO); \
 	else \
-	  $(BIN)/molecule test --all $(MOLECULE_ARGS); \
+	  for scenario in $$(cd molecule && ls -d */ | tr -d /); do \
+	    case " $(MOLECULE_EXCLUDE) " in *" $$scenario "*) continue;; esac; \
+	    t0=$$(date +%s); \
+	    $(BIN)/molecule test -s $$scenario || { echo "make molecule: scenario $$scenario FAILED after $$(( $$(date +%s) - t0 )) s"; exit 1; }; \
+	    echo "make molecule: scenario $$scenario passed in $$(( $$(date +%s) - t0 )) s"; \
+	  done; \
 	fi
 
 DEMO := $(CURDIR)/demo
