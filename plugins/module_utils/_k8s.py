@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Kubernetes manifests for ComfyUI, from the host deploy's own settings, and their offline validation.
 
-``parse_settings`` turns the variables (comfyui_deploy_* and comfyui_k8s_*) into typed settings, failing with
+``parse_settings`` turns the variables (comfyui_deploy_* and comfyui_deploy_k8s_*) into typed settings, failing with
 the variable named; ``render`` makes the manifests (a Deployment per GPU instance, as on a host: one GPU each);
 ``validate`` checks each one against the Kubernetes OpenAPI schemas of a chosen version (kubernetes-validate,
 offline) and then what a schema cannot see (quantities, a GPU count that is a whole non-negative number, probes
@@ -26,6 +26,11 @@ DATA = "/data"  # the instance's volume: user, input, output, temp
 MODELS = "/models"  # the shared models volume
 CONFIG = "/config"  # the ConfigMap (extra_model_paths.yaml)
 GPU_RESOURCE = "nvidia.com/gpu"
+# A Deployment's progress deadline is the start-up budget plus this much (comfyui_deploy_k8s_pull_allowance) for
+# scheduling and pulling a CUDA image of several GB: past it the controller marks the rollout failed
+# (ProgressDeadlineExceeded) and the playbook rolls back.
+PULL_ALLOWANCE = 600
+REVISION = "deployment.kubernetes.io/revision"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 # resource.Quantity: a signed decimal with an optional binary/decimal suffix or exponent
@@ -75,6 +80,8 @@ class Settings:
     allow_from_namespaces: list[dict[str, str]]
     max_unavailable: int
     labels: dict[str, str] = field(default_factory=dict)
+    pull_allowance: int = PULL_ALLOWANCE
+    disruption_budget: bool = True
 
 
 def _label(value: Any, where: str) -> str:
@@ -100,14 +107,20 @@ def _count(value: Any, where: str, minimum: int = 0) -> int:
     return number
 
 
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise K8sError("%s must be true or false, got %r" % (where, value))
+    return value
+
+
 def _ingress(raw: Any) -> Ingress | None:
     if not raw:
         return None
     if not isinstance(raw, Mapping):
-        raise K8sError("comfyui_k8s_ingress must be a dict, got %r" % (raw,))
+        raise K8sError("comfyui_deploy_k8s_ingress must be a dict, got %r" % (raw,))
     auth = str(raw.get("auth", "basic"))
     if auth not in ("none", "basic", "url"):
-        raise K8sError("comfyui_k8s_ingress.auth must be none, basic or url, got %r" % auth)
+        raise K8sError("comfyui_deploy_k8s_ingress.auth must be none, basic or url, got %r" % auth)
     ingress = Ingress(
         host=str(raw.get("host") or ""),
         class_name=str(raw.get("class_name") or "nginx"),
@@ -118,23 +131,23 @@ def _ingress(raw: Any) -> Ingress | None:
         auth_signin=str(raw.get("auth_signin") or ""),
     )
     if not ingress.host:
-        raise K8sError("comfyui_k8s_ingress.host is required (the name clients use)")
+        raise K8sError("comfyui_deploy_k8s_ingress.host is required (the name clients use)")
     if auth == "basic" and not ingress.auth_secret:
-        raise K8sError("comfyui_k8s_ingress.auth_secret is required with auth: basic (a Secret holding an htpasswd 'auth' key)")
+        raise K8sError("comfyui_deploy_k8s_ingress.auth_secret is required with auth: basic (a Secret holding an htpasswd 'auth' key)")
     if auth == "url" and not ingress.auth_url.startswith(("http://", "https://")):
-        raise K8sError("comfyui_k8s_ingress.auth_url must be an http(s) URL with auth: url, got %r" % ingress.auth_url)
+        raise K8sError("comfyui_deploy_k8s_ingress.auth_url must be an http(s) URL with auth: url, got %r" % ingress.auth_url)
     return ingress
 
 
 def parse_settings(raw: Mapping[str, Any]) -> Settings:
-    """The typed settings from the variables (keys without their comfyui_deploy_/comfyui_k8s_ prefix)."""
-    name = _label(raw.get("name", "comfyui"), "comfyui_k8s_name")
+    """The typed settings from the variables (keys without their comfyui_deploy_ or comfyui_deploy_k8s_ prefix)."""
+    name = _label(raw.get("name", "comfyui"), "comfyui_deploy_k8s_name")
     release = str(raw.get("release") or "")
     if not release or not _LABEL_VALUE.match(release) or len(release) > 63:
         raise K8sError("comfyui_deploy_release_id must be a label value (1-63 of A-Z, a-z, 0-9, -, _ and .), got %r" % release)
     image = str(raw.get("image") or "")
     if not image or any(char.isspace() for char in image):
-        raise K8sError("comfyui_k8s_image must be an image reference such as registry/comfyui:TAG, got %r" % image)
+        raise K8sError("comfyui_deploy_image_repository:<release id> must be an image reference such as registry/comfyui:TAG, got %r" % image)
     device = str(raw.get("device", "cuda"))
     instances_raw = raw.get("instances") or []
     if not isinstance(instances_raw, Sequence) or isinstance(instances_raw, (str, bytes)) or not instances_raw:
@@ -164,29 +177,31 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         raise K8sError("comfyui_deploy_environment must be a dict, got %r" % (environment,))
     access = str(raw.get("models_access_mode", "ReadWriteMany"))
     if access not in ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"):
-        raise K8sError("comfyui_k8s_models_access_mode must be a PVC access mode such as ReadWriteMany, got %r" % access)
+        raise K8sError("comfyui_deploy_k8s_models_access_mode must be a PVC access mode such as ReadWriteMany, got %r" % access)
     allow = raw.get("allow_from_namespaces")
     allow = [{"kubernetes.io/metadata.name": "ingress-nginx"}] if allow is None else allow
     if not isinstance(allow, list) or not all(isinstance(item, Mapping) for item in allow):
-        raise K8sError("comfyui_k8s_allow_from_namespaces must be a list of label maps, got %r" % (allow,))
+        raise K8sError("comfyui_deploy_k8s_allow_from_namespaces must be a list of label maps, got %r" % (allow,))
     return Settings(
         name=name,
-        namespace=_label(raw.get("namespace", "comfyui"), "comfyui_k8s_namespace"),
+        namespace=_label(raw.get("namespace", "comfyui"), "comfyui_deploy_k8s_namespace"),
         image=image,
         release=release,
         instances=instances,
         startup_budget=_count(raw.get("startup_budget", 180), "comfyui_deploy_startup_budget", 1),
-        probe_period=_count(raw.get("probe_period", 10), "comfyui_k8s_probe_period", 1),
+        probe_period=_count(raw.get("probe_period", 10), "comfyui_deploy_k8s_probe_period", 1),
         environment={str(key): str(value) for key, value in environment.items()},
-        models_size=_quantity(raw.get("models_size", "200Gi"), "comfyui_k8s_models_size"),
+        models_size=_quantity(raw.get("models_size", "200Gi"), "comfyui_deploy_k8s_models_size"),
         models_access_mode=access,
-        data_size=_quantity(raw.get("data_size", "20Gi"), "comfyui_k8s_data_size"),
+        data_size=_quantity(raw.get("data_size", "20Gi"), "comfyui_deploy_k8s_data_size"),
         storage_class=str(raw.get("storage_class") or ""),
         extra_model_paths=dict(raw.get("extra_model_paths") or {}),
         ingress=_ingress(raw.get("ingress")),
         allow_from_namespaces=[{str(k): str(v) for k, v in item.items()} for item in allow],
-        max_unavailable=_count(raw.get("max_unavailable", 1), "comfyui_k8s_max_unavailable", 0),
+        max_unavailable=_count(raw.get("max_unavailable", 1), "comfyui_deploy_k8s_max_unavailable", 0),
         labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+        pull_allowance=_count(raw.get("pull_allowance", PULL_ALLOWANCE), "comfyui_deploy_k8s_pull_allowance"),
+        disruption_budget=_flag(raw.get("disruption_budget", True), "comfyui_deploy_k8s_disruption_budget"),
     )
 
 
@@ -256,6 +271,7 @@ def _deployment(settings: Settings, instance: Instance) -> dict[str, Any]:
             # one GPU and one ReadWriteOnce data volume per instance: the old pod goes before the new one starts
             "strategy": {"type": "Recreate"},
             "revisionHistoryLimit": 5,
+            "progressDeadlineSeconds": settings.startup_budget + settings.pull_allowance,
             "selector": {"matchLabels": _selector(settings, instance.name)},
             "template": {
                 "metadata": {"labels": {**meta["labels"]}},
@@ -347,14 +363,15 @@ def render(settings: Settings) -> list[dict[str, Any]]:
     )
     if settings.ingress:
         manifests.append(_ingress_manifest(settings, settings.ingress, port))
-    manifests.append(
-        {
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": _meta(settings, settings.name, "disruption-budget"),
-            "spec": {"maxUnavailable": settings.max_unavailable, "selector": {"matchLabels": _selector(settings)}},
-        }
-    )
+    if settings.disruption_budget:
+        manifests.append(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": _meta(settings, settings.name, "disruption-budget"),
+                "spec": {"maxUnavailable": settings.max_unavailable, "selector": {"matchLabels": _selector(settings)}},
+            }
+        )
     # ComfyUI has no authentication: only the ingress controller's namespaces (and the namespace's own pods, such as
     # the exporter) may open its port
     sources: list[dict[str, Any]] = [{"namespaceSelector": {"matchLabels": labels}} for labels in settings.allow_from_namespaces]
@@ -423,15 +440,57 @@ def validate(manifests: Sequence[Mapping[str, Any]], version: str) -> list[str]:
     from kubernetes_validate.utils import VersionNotSupportedError
 
     if not _VERSION.match(str(version)):
-        raise K8sError("comfyui_k8s_version must be a Kubernetes version such as 1.31, got %r" % version)
+        raise K8sError("comfyui_deploy_k8s_version must be a Kubernetes version such as 1.31, got %r" % version)
     errors: list[str] = []
     for manifest in manifests:
         name = manifest_name(manifest)
         try:
             kubernetes_validate.validate(dict(manifest), str(version), strict=True)
         except VersionNotSupportedError:
-            raise K8sError("comfyui_k8s_version %s has no schemas in kubernetes-validate %s" % (version, kubernetes_validate.version.__version__)) from None
+            raise K8sError(
+                "comfyui_deploy_k8s_version %s has no schemas in kubernetes-validate %s" % (version, kubernetes_validate.version.__version__)
+            ) from None
         except kubernetes_validate.ValidationError as exc:
             errors.append("%s: %s: %s" % (name, _field(list(exc.path)) or "(top)", exc.message))
         errors += ["%s: %s" % (name, error) for error in _semantic_errors(manifest)]
     return errors
+
+
+def rollout_status(deployment: Mapping[str, Any] | None) -> dict[str, str]:
+    """Where a Deployment's rollout stands, by the rules of `kubectl rollout status`: V(done) when the controller has
+    seen the new spec and every replica is updated and available with no old one left, V(failed) when it reports
+    ProgressDeadlineExceeded, V(progressing) otherwise (V(failed) as well for a Deployment that is not there)."""
+    if not deployment:
+        return {"state": "failed", "message": "the Deployment is not there"}
+    meta = deployment.get("metadata") or {}
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    name = meta.get("name", "?")
+    if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+        return {"state": "progressing", "message": "%s: waiting for the controller to see the new spec" % name}
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
+            return {"state": "failed", "message": "%s: exceeded its progress deadline (%s)" % (name, condition.get("message", ""))}
+    wanted = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+    updated = int(status.get("updatedReplicas") or 0)
+    replicas = int(status.get("replicas") or 0)
+    available = int(status.get("availableReplicas") or 0)
+    if updated < wanted:
+        return {"state": "progressing", "message": "%s: %d of %d new replicas updated" % (name, updated, wanted)}
+    if replicas > updated:
+        return {"state": "progressing", "message": "%s: %d old replicas pending termination" % (name, replicas - updated)}
+    if available < updated:
+        return {"state": "progressing", "message": "%s: %d of %d updated replicas available" % (name, available, updated)}
+    return {"state": "done", "message": "%s: rolled out (revision %s)" % (name, (meta.get("annotations") or {}).get(REVISION, "?"))}
+
+
+def revisions(deployments: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Each Deployment's revision (the controller's annotation), by name."""
+    return {str((d.get("metadata") or {}).get("name")): str(((d.get("metadata") or {}).get("annotations") or {}).get(REVISION, "")) for d in deployments}
+
+
+def rollback_targets(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """The Deployments a failed apply changed: those whose revision moved since before it. A Deployment the apply did
+    not reach keeps its revision and is left alone (rolling it back would take it to the release before its current
+    one); one that did not exist before has no earlier ReplicaSet to go back to."""
+    return sorted(name for name, revision in after.items() if name in before and before[name] and revision != before[name])

@@ -13,7 +13,7 @@ description:
   - "Renders a Namespace, a ConfigMap with C(extra_model_paths.yaml), a PersistentVolumeClaim for the shared models and
     one for each instance's data, a Deployment per GPU instance (one C(nvidia.com/gpu) each, as on a host; startup,
     readiness and liveness probes on C(/system_stats), the startup probe holding the whole start-up budget), a Service,
-    an optional Ingress with authentication annotations, a PodDisruptionBudget and a NetworkPolicy that lets only the
+    an optional Ingress with authentication annotations, a PodDisruptionBudget (optional) and a NetworkPolicy that lets only the
     ingress controller's namespaces and the namespace's own pods reach ComfyUI."
   - "Validates every manifest offline against the OpenAPI schemas of Kubernetes O(version) (the C(kubernetes-validate)
     library, strict: an unknown field is an error), then what a schema cannot see: quantities, a GPU count that is a
@@ -34,7 +34,9 @@ options:
       - "The deploy's settings, keyed without prefix: C(release) (comfyui_deploy_release_id), C(image), C(instances),
         C(device), C(vram_mode), C(extra_args), C(environment), C(whitelist_nodes), C(startup_budget), and the
         Kubernetes ones C(name), C(namespace), C(probe_period), C(models_size), C(models_access_mode), C(data_size),
-        C(storage_class), C(extra_model_paths), C(ingress), C(allow_from_namespaces), C(max_unavailable), C(labels)."
+        C(storage_class), C(extra_model_paths), C(ingress), C(allow_from_namespaces), C(max_unavailable), C(labels),
+        C(pull_allowance) (seconds added to C(startup_budget) to make each Deployment's C(progressDeadlineSeconds)) and
+        C(disruption_budget) (V(false) leaves the PodDisruptionBudget out)."
       - An instance may say C(gpus) (default 1, 0 on the CPU).
       - Required with O(mode=render).
     type: dict

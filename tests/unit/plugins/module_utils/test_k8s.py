@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
+from ansible_collections.comfyops.comfyui.plugins.filter.k8s_rollback_targets import k8s_rollback_targets
+from ansible_collections.comfyops.comfyui.plugins.filter.k8s_rollout_status import k8s_rollout_status
 from ansible_collections.comfyops.comfyui.plugins.module_utils._k8s import K8sError, parse_settings, render, validate
 
 BASE = {
@@ -58,6 +60,11 @@ def test_a_deployment_per_gpu_instance_with_probes_and_the_startup_budget():
         assert args[-2:] == ["--extra-model-paths-config", "/config/extra_model_paths.yaml"]
         assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 1000
         assert deployment["spec"]["strategy"]["type"] == "Recreate"
+        # the controller gives up (ProgressDeadlineExceeded) only after the start-up budget and time to pull the image
+        assert deployment["spec"]["progressDeadlineSeconds"] == 600 + 600
+    assert by_kind(manifests(pull_allowance=30), "Deployment")[0]["spec"]["progressDeadlineSeconds"] == 630
+    assert by_kind(manifests(disruption_budget=False), "PodDisruptionBudget") == []
+    assert len(by_kind(manifests(), "PodDisruptionBudget")) == 1
     assert "--preview-method" in deployments[1]["spec"]["template"]["spec"]["containers"][0]["args"]
 
 
@@ -88,9 +95,11 @@ def test_ingress_auth_annotations_and_network_policy():
         ({"instances": [{"name": "gpu0", "port": 8188, "gpus": -1}]}, "comfyui_deploy_instances[0].gpus"),
         ({"instances": [{"name": "GPU_0", "port": 8188}]}, "comfyui_deploy_instances[0].name"),
         ({"instances": [{"name": "gpu0", "port": 0}]}, "comfyui_deploy_instances[gpu0].port"),
-        ({"models_size": "lots"}, "comfyui_k8s_models_size"),
+        ({"models_size": "lots"}, "comfyui_deploy_k8s_models_size"),
+        ({"pull_allowance": -1}, "comfyui_deploy_k8s_pull_allowance"),
+        ({"disruption_budget": "no"}, "comfyui_deploy_k8s_disruption_budget must be true or false"),
         ({"startup_budget": 0}, "comfyui_deploy_startup_budget"),
-        ({"ingress": {"host": "c.example", "auth": "basic"}}, "comfyui_k8s_ingress.auth_secret"),
+        ({"ingress": {"host": "c.example", "auth": "basic"}}, "comfyui_deploy_k8s_ingress.auth_secret"),
         ({"release": ""}, "comfyui_deploy_release_id"),
         ({"vram_mode": "tiny"}, "comfyui_deploy_vram_mode"),
     ],
@@ -137,7 +146,64 @@ def test_selectors_and_probe_ports_must_match():
 
 
 def test_an_unknown_kubernetes_version_is_refused():
-    with pytest.raises(K8sError, match="comfyui_k8s_version"):
+    with pytest.raises(K8sError, match="comfyui_deploy_k8s_version"):
         validate(manifests(), "1.5")
     with pytest.raises(K8sError, match="no schemas"):
         validate(manifests(), "1.99")
+
+
+def deployment(name="comfyui-gpu0", generation=2, observed=2, revision="2", replicas=1, status=None, conditions=()):
+    """A Deployment as the API server returns it (k8s_info's resources), with the status the controller wrote."""
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "comfyui", "generation": generation, "annotations": {"deployment.kubernetes.io/revision": revision}},
+        "spec": {"replicas": replicas, "strategy": {"type": "Recreate"}, "progressDeadlineSeconds": 1200},
+        "status": {"observedGeneration": observed, "conditions": list(conditions), **(status or {})},
+    }
+    return body
+
+
+AVAILABLE = {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}
+PROGRESSING = {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}
+
+
+@pytest.mark.parametrize(
+    ("body", "state", "says"),
+    [
+        # just applied: the controller has not seen generation 3; Available still describes the old pod
+        (deployment(generation=3, observed=2, status={"replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}, conditions=[AVAILABLE]),
+         "progressing", "waiting for the controller to see the new spec"),
+        # Recreate: the old pod is going, the new one not made yet
+        (deployment(status={"replicas": 1, "updatedReplicas": 0, "availableReplicas": 1}, conditions=[AVAILABLE, PROGRESSING]),
+         "progressing", "0 of 1 new replicas updated"),
+        (deployment(status={"replicas": 2, "updatedReplicas": 1, "availableReplicas": 1}, conditions=[AVAILABLE, PROGRESSING]),
+         "progressing", "1 old replicas pending termination"),
+        # the new pod is there, loading models (startup probe not passed yet)
+        (deployment(status={"replicas": 1, "updatedReplicas": 1, "unavailableReplicas": 1},
+                    conditions=[{"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable"}, PROGRESSING]),
+         "progressing", "0 of 1 updated replicas available"),
+        (deployment(status={"replicas": 1, "updatedReplicas": 1, "unavailableReplicas": 1},
+                    conditions=[{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                                 "message": 'ReplicaSet "comfyui-gpu0-7d9c" has timed out progressing.'}]),
+         "failed", 'exceeded its progress deadline (ReplicaSet "comfyui-gpu0-7d9c" has timed out progressing.)'),
+        (deployment(status={"replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1},
+                    conditions=[AVAILABLE, {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]),
+         "done", "comfyui-gpu0: rolled out (revision 2)"),
+        (deployment(replicas=0, status={}), "done", "rolled out"),
+        (None, "failed", "the Deployment is not there"),
+    ],
+    ids=["spec-not-observed", "recreate-old-going", "old-pending-termination", "new-pod-starting", "deadline-exceeded", "done", "scaled-to-zero", "missing"],
+)  # fmt: skip
+def test_rollout_status_follows_kubectl_rollout_status(body, state, says):
+    status = k8s_rollout_status(body)
+    assert status["state"] == state and says in status["message"], status
+
+
+def test_only_the_deployments_the_failed_apply_changed_are_rolled_back():
+    before = [deployment("comfyui-gpu0", revision="4"), deployment("comfyui-gpu1", revision="7")]
+    # gpu0 took the new release (revision 5) and failed; the apply never reached gpu1; gpu2 is new in this release
+    after = [deployment("comfyui-gpu0", revision="5"), deployment("comfyui-gpu1", revision="7"), deployment("comfyui-gpu2", revision="1")]
+    assert k8s_rollback_targets(after, before) == ["comfyui-gpu0"]
+    assert k8s_rollback_targets(after, []) == [], "a first deploy has no earlier ReplicaSet to go back to"
+    assert k8s_rollback_targets([], before) == []
