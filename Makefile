@@ -8,6 +8,7 @@
 #   make docs      the docs site (antsibull-docs + Sphinx, warnings are errors) in build/docs/html
 #   make molecule  every molecule scenario on real systemd test hosts (Docker)
 #   make molecule SCENARIO=testbed   one scenario
+#   make k8s-test  opt-in: kubernetes.yml against a real control plane on loopback (built once, ~15 min)
 #   make demo      deploy the ComfyUI API simulator to this machine through deploy.yml (CPU, no systemd)
 #   make demo-clean  stop it and remove ./demo
 SHELL := /bin/bash
@@ -40,10 +41,11 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
-.PHONY: help venv link test lint ruff mypy ansible-lint gpu-test unit system sanity build docs molecule demo demo-clean clean
+
+.PHONY: help venv link test lint ruff mypy ansible-lint gpu-test k8s-test unit system sanity build docs molecule demo demo-clean clean
 
 help:
-	@sed -n '1,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,13p' Makefile | sed 's/^# \{0,1\}//'
 
 venv: $(STAMP) link
 
@@ -94,6 +96,13 @@ unit: venv
 # Opt-in, on a host with an NVIDIA GPU: the NVML code against the real driver (skipped, and said so, without one).
 gpu-test: venv
 	$(BIN)/python -m pytest tests/gpu -rs $(PYTEST_ARGS)
+
+# Opt-in (not in make test: the control plane takes ~15 min to build on a fresh machine): playbooks/kubernetes.yml
+# applies, rolls out and rolls back against etcd, kube-apiserver and kube-controller-manager on loopback, built once
+# from Debian's kubernetes source; the test plays the kubelet.
+k8s-test: venv link
+	tests/testbed/kube-control-plane.sh
+	$(BIN)/python -m pytest tests/k8s -rs $(PYTEST_ARGS)
 
 system: venv
 	@/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || tests/testbed/ensure-packages.sh no-such-command:python3-venv
