@@ -1,6 +1,7 @@
 """playbooks/kubernetes.yml on the controller: manifests from the deploy's variables, validated offline, idempotent.
 
-No cluster here: the apply half (kubernetes.core.k8s, only with comfyui_deploy_k8s_kubeconfig) is not run.
+The apply half (only with comfyui_deploy_k8s_kubeconfig: rollout, rollback) runs against a real control plane in
+tests/k8s (make k8s-test).
 """
 
 from __future__ import annotations
