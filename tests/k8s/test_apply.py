@@ -218,7 +218,7 @@ def test_a_release_rolls_out_and_a_second_run_changes_nothing(cluster, tmp_path)
         assert deployment.status.available_replicas == deployment.status.updated_replicas == 1
     services = [s.metadata.name for s in cluster["core"].list_namespaced_service(namespace).items]
     assert services == ["comfyui"]
-    again = playbook(cluster, tmp_path, namespace, GOOD)
+    again = playbook(cluster, tmp_path, namespace, GOOD, comfyui_deploy_k8s_context="test")  # the kubeconfig's context by name
     assert again.returncode == 0, again.stdout[-4000:]
     assert {name: revision(d) for name, d in deployments(cluster, namespace).items()} == {"comfyui-gpu0": "1", "comfyui-gpu1": "1"}
 
