@@ -8,7 +8,7 @@
 #   make docs      the docs site (antsibull-docs + Sphinx, warnings are errors) in build/docs/html
 #   make molecule  every molecule scenario on real systemd test hosts (Docker)
 #   make molecule SCENARIO=testbed   one scenario
-#   make k8s-test  opt-in: kubernetes.yml against a real control plane on loopback (built once, ~15 min)
+#   make k8s-test  opt-in: kubernetes.yml against a real control plane on loopback (built once, ~10 min)
 #   make demo      deploy the ComfyUI API simulator to this machine through deploy.yml (CPU, no systemd)
 #   make demo-clean  stop it and remove ./demo
 SHELL := /bin/bash
@@ -97,7 +97,7 @@ unit: venv
 gpu-test: venv
 	$(BIN)/python -m pytest tests/gpu -rs $(PYTEST_ARGS)
 
-# Opt-in (not in make test: the control plane takes ~15 min to build on a fresh machine): playbooks/kubernetes.yml
+# Opt-in (not in make test: the control plane takes ~10 min to build on a fresh machine): playbooks/kubernetes.yml
 # applies, rolls out and rolls back against etcd, kube-apiserver and kube-controller-manager on loopback, built once
 # from Debian's kubernetes source; the test plays the kubelet.
 k8s-test: venv link

@@ -21,7 +21,7 @@ if ! echo "$sha256  $dir/src/$orig" | sha256sum -c --status 2>/dev/null; then
 fi
 rm -rf "$dir/src/kubernetes-1.20.2" && tar -xzf "$dir/src/$orig" -C "$dir/src"
 started=$(date +%s)
-echo "kube-control-plane: building kube-apiserver and kube-controller-manager (Go 1.19; about 15 minutes on 2 cores)" >&2
+echo "kube-control-plane: building kube-apiserver and kube-controller-manager (Go 1.19; about 10 minutes on 2 cores)" >&2
 (cd "$dir/src/kubernetes-1.20.2" && env PATH="/usr/lib/go-1.19/bin:$PATH" HOME="$dir/home" GOCACHE="$dir/gocache" CGO_ENABLED=0 \
   make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" >"$dir/build.log" 2>&1) \
   || { tail -30 "$dir/build.log" >&2; exit 1; }
