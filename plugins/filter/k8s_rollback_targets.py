@@ -17,7 +17,7 @@ author:
 positional: before
 options:
   _input:
-    description: The Deployments now, as M(kubernetes.core.k8s_info) returns them (C(resources)).
+    description: The Deployments now, as C(kubernetes.core.k8s_info) returns them (C(resources)).
     type: list
     elements: dict
     required: true

@@ -17,7 +17,7 @@ author:
   - comfyops maintainers (@comfyops)
 options:
   _input:
-    description: The Deployment as M(kubernetes.core.k8s_info) returns it (one of its C(resources)), or nothing.
+    description: The Deployment as C(kubernetes.core.k8s_info) returns it (one of its C(resources)), or nothing.
     type: dict
     required: true
 """
