@@ -103,6 +103,7 @@ def test_every_library_a_plugin_imports_is_a_requirement():
     assert {DISTRIBUTIONS[name].lower() for name in imports} <= required
 
 
+@pytest.mark.slow
 def test_the_ee_python_requirements_install_into_a_clean_venv_and_import_every_plugin_dependency(bed, tmp_path):
     root, _installed, _tarball = bed
     ee = yaml.safe_load((root / "execution-environment.yml").read_text())["dependencies"]

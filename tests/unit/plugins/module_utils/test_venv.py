@@ -69,6 +69,7 @@ def test_a_node_pinning_another_torch_fails_naming_node_package_wanted_and_held(
     assert not (tmp_path / "srv" / "venvs" / spec.key()).exists()  # nothing half-built is left
 
 
+@pytest.mark.slow
 def test_a_protected_package_is_held_like_torch_and_the_list_is_configurable(tmp_path, wheelhouse):
     nodes = [("Numpy-Pack", "numpy<2\n")]
     with pytest.raises(_venv.VenvError, match=r"custom node 'Numpy-Pack' wants numpy<2, but numpy 2\.0\.0 is held"):
@@ -141,6 +142,7 @@ def test_installer_choice(tmp_path, monkeypatch):
     shutil.rmtree(tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.access(UV, os.X_OK), reason="uv is in requirements/dev.txt")
 def test_a_missing_uv_is_installed_first_from_the_same_indexes_or_pip_builds_and_says_why(tmp_path, wheelhouse, monkeypatch):
     (tmp_path / "empty").mkdir()

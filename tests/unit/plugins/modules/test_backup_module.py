@@ -23,6 +23,7 @@ def args(tmp_path):
     return {"base": str(base), "repository": str(tmp_path / "repo"), "password": PASSWORD, "instances": ["default"], "host": "gpu-01"}
 
 
+@pytest.mark.slow
 def test_backup_verify_info_prune_restore_and_metrics(tmp_path, args):
     planned = run_module(tmp_path, "comfyops.comfyui.comfyui_backup", args, check=True)
     assert planned["changed"] is True and planned["plan"]["files"] >= 12 and not (tmp_path / "repo").exists()
