@@ -60,7 +60,7 @@ venv: $(STAMP) link
 # The virtual environment is made and filled only when the requirement files change.
 $(STAMP): $(REQS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-compile -r requirements/dev.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
