@@ -31,8 +31,9 @@ SANITY_ARGS ?=
 SCENARIO ?=
 PYTEST_ARGS ?=
 # unit and system tests run on this many workers (pytest-xdist), a test module per worker, so a module's fixtures
-# stay whole and its tests never run at once; PYTEST_WORKERS=0 runs them in this process
-PYTEST_WORKERS ?= 2
+# stay whole and its tests never run at once; PYTEST_WORKERS=0 runs them in this process. Three on two cores: the tests
+# wait on servers (a simulator starts in 12 s, as ComfyUI does) as much as they compute.
+PYTEST_WORKERS ?= 3
 XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 # COVERAGE=1 (make test, make coverage): pytest and what it starts run under coverage.py, data in build/coverage/data
 COVERAGE ?=
@@ -42,8 +43,8 @@ PYTEST = $(if $(COVERAGE),COVERAGE_FILE=$(CURDIR)/build/coverage/data/.coverage 
 MOLECULE_EXCLUDE ?= testbed
 # the scenarios of make molecule, longest first, run MOLECULE_LANES at a time (tests/testbed/molecule-lanes.sh); the
 # simulator's git repository that their prepare steps share is made once, before them
-MOLECULE_ORDER ?= deploy containers monitoring backup proxy validate health testbed
-MOLECULE_LANES ?= 2
+MOLECULE_ORDER ?= deploy monitoring containers proxy backup validate health testbed
+MOLECULE_LANES ?= 3
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -108,7 +109,7 @@ coverage-report: export COVERAGE_FILE = $(COVERAGE_DIR)/.coverage
 coverage-report: venv
 	@cd $(CURDIR) && $(BIN)/python -m coverage combine -q $(COVERAGE_DIR)/data 2>/dev/null || true
 	@$(BIN)/python -m coverage html -q -d $(COVERAGE_DIR)/html --title "comfyops.comfyui plugins/ (make coverage)" || true
-	@$(BIN)/python -m coverage report --sort=cover | tail -n 12
+	@$(BIN)/python -m coverage report --sort=cover --fail-under=0 >$(COVERAGE_DIR)/report.txt; head -n 12 $(COVERAGE_DIR)/report.txt; tail -n 1 $(COVERAGE_DIR)/report.txt
 	@echo "coverage: HTML report per file in $(COVERAGE_DIR)/html/index.html (make coverage: unit and system tests)"
 	@$(BIN)/python -m coverage report --format=total >/dev/null || { \
 	  echo "coverage: plugins/ at $$($(BIN)/python -m coverage report --format=total --fail-under=0)% of lines, under the floor of $$(sed -n 's/^fail_under = //p' pyproject.toml)% (pyproject.toml)"; exit 1; }
