@@ -153,7 +153,7 @@ system: venv
 	@/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || tests/testbed/ensure-packages.sh no-such-command:python3-venv
 	@tests/testbed/ensure-packages.sh runuser:util-linux prometheus-alertmanager:prometheus-alertmanager restic:restic prometheus:prometheus prometheus-node-exporter:prometheus-node-exporter
 	@mkdir -p build/coverage/data
-	$(PYTEST) tests/system $(XDIST) --durations=15 $(PYTEST_ARGS)
+	$(PYTEST) tests/system $(XDIST) $(if $(XDIST),--no-loadscope-reorder) --durations=15 $(PYTEST_ARGS)
 
 # ansible-test must run from inside an ansible_collections/<ns>/<name> tree:
 # copy the files git knows (tracked, or untracked and not ignored) there.
