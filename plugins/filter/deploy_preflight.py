@@ -11,7 +11,8 @@ description:
   - "The role P(comfyops.comfyui.comfyui_deploy#role)'s input checks in one place, before anything on the host
     changes: the release id and the source; unique, safe instance names and unique ports; listen addresses on
     loopback unless allowed; an environment that can be written safely (values never shown); model digests, which
-    the V(production) tier cannot turn off."
+    the V(production) tier cannot turn off; extra packages, each a PEP 508 requirement or the absolute path of an
+    archive, never a pip option."
   - Returns an empty list when the input is usable; the role's preflight fails with all of them at once otherwise.
 author:
   - comfyops maintainers (@comfyops)
@@ -19,7 +20,7 @@ options:
   _input:
     description:
       - "The settings: C(release_id), C(source), C(instances), C(listen), C(allow_public_listen), C(proxy), C(environment),
-        C(require_sha256), C(tier), C(models) (the role's C(comfyui_deploy_*) values)."
+        C(require_sha256), C(tier), C(models), C(extra_packages) (the role's C(comfyui_deploy_*) values)."
     type: dict
     required: true
 """
@@ -46,6 +47,7 @@ import re
 from ansible_collections.comfyops.comfyui.plugins.filter.public_listen import public_listen
 from ansible_collections.comfyops.comfyui.plugins.module_utils._envfile import EnvError, render
 from ansible_collections.comfyops.comfyui.plugins.module_utils._http import redact_url
+from ansible_collections.comfyops.comfyui.plugins.module_utils._requirement import RequirementError, package
 
 RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 INSTANCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -105,6 +107,11 @@ def deploy_preflight(values):
             "comfyui_deploy_require_sha256 is false, which comfyui_deploy_tier 'production' refuses: give every model its sha256 "
             "(set comfyui_deploy_tier to another tier only for a test site)"
         )
+    for index, entry in enumerate(values.get("extra_packages") or []):
+        try:
+            package(entry, "comfyui_deploy_extra_packages[%d]" % index)
+        except RequirementError as exc:
+            problems.append(str(exc))
     undigested = [str(model.get("name")) for model in values.get("models") or [] if isinstance(model, dict) and not model.get("sha256")]
     if require and undigested:
         problems.append("models without sha256: %s" % ", ".join(undigested))

@@ -246,16 +246,20 @@ class ComfyUIClient:
         return http_request(method, self.url + path, data, headers, timeout or self.timeout)
 
     def request(self, method: str, path: str, body: Any = None, expect: tuple[int, ...] = (200,), timeout: float | None = None) -> tuple[int, Any]:
-        """(status, parsed JSON or None); GETs are retried on connection errors, POSTs never."""
+        """(status, parsed JSON or None); GETs are retried on connection errors, POSTs never. One deadline, `timeout`
+        (or the client's), covers the whole call with its retries: an attempt that ran out of time is not retried,
+        and a retry gets only what is left."""
         attempts = 1 + (self.retries if method == "GET" else 0)
+        deadline = time.monotonic() + (timeout or self.timeout)
         for attempt in range(attempts):
             try:
-                status, raw = self._once(method, path, body, timeout)
+                status, raw = self._once(method, path, body, max(deadline - time.monotonic(), 0.001))
                 break
-            except ComfyUIUnavailable:
-                if attempt + 1 >= attempts:
+            except ComfyUIUnavailable as exc:
+                pause = self.retry_delay * (attempt + 1)
+                if attempt + 1 >= attempts or exc.timed_out or time.monotonic() + pause >= deadline:
                     raise
-                time.sleep(self.retry_delay * (attempt + 1))
+                time.sleep(pause)
         text = transport.redact(raw.decode("utf-8", "replace"), transport.secrets_of(self.headers))
         try:
             parsed = json.loads(text) if text.strip() else None

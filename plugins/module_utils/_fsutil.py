@@ -102,6 +102,25 @@ def inside(root: str, relative: Any, option: str) -> str:
     return resolved
 
 
+# An absolute path on a managed host, as written into another program's configuration or command line: checked
+# lexically (the host is not this machine), so no link can be resolved here; the roles create such paths root-owned.
+ABS_PATH_RE = re.compile(r"^(/[A-Za-z0-9._+@-]+)+$")
+
+
+def absolute_path(value: Any, option: str) -> str:
+    """`value` unchanged when it is an absolute, normalised path of safe characters, not / itself, else PathError.
+
+    Refused: relative paths, '.' and '..' components, empty components ('//'), a trailing '/', and any character but
+    letters, digits, '.', '_', '+', '@', '-' and '/' (no space, quote, ';', '$', brace or newline), over 4096 characters.
+    """
+    if not isinstance(value, str) or len(value) > 4096 or not ABS_PATH_RE.match(value) or any(part in (".", "..") for part in value.split("/")):
+        raise PathError(
+            "%s: %r is not a usable absolute path: give /-separated names of letters, digits, '.', '_', '+', '@' and '-'"
+            " (no '..', '//', trailing '/', spaces, quotes, ';', '$' or newlines)" % (option, value if not isinstance(value, str) else value[:200])
+        )
+    return value
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process `pid` exists on this host (one that belongs to another user counts as alive)."""
     try:

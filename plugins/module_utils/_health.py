@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._checks import read_meminfo
@@ -611,6 +612,25 @@ def metrics_text(instance: str, state: str, results: list[dict[str, Any]], metri
     return "\n".join(lines) + "\n"
 
 
+def _bookkeep(problems: list[tuple[str, str]], what: str, action: Callable[..., Any], *args: Any) -> Any:
+    """`action(*args)`, or None with (what, why) added to `problems` when the disk or the file system refused it."""
+    try:
+        return action(*args)
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append((what, getattr(exc, "strerror", None) or str(exc)))
+        return None
+
+
+def _append(path: str, line: str, keep: int) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    append_bounded_lines(path, line, keep)
+
+
+def _publish(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic_write(path, text)
+
+
 def run_health(
     instances: list[dict[str, Any]],
     params: dict[str, Any],
@@ -653,7 +673,8 @@ def run_health(
         settings.update({k: v for k, v in instance.items() if k not in ("name", "url") and v is not None})
         name = instance["name"]
         history_path = os.path.join(history_dir, "%s.jsonl" % name) if history_dir else None
-        records = read_history(history_path) if history_path else []
+        bookkeeping: list[tuple[str, str]] = []  # (what, why) of history or metrics that could not be read or written
+        records = (_bookkeep(bookkeeping, "read the history %s" % history_path, read_history, history_path) or []) if history_path else []
         client = client_factory(instance["url"], settings) if client_factory else None
         health = InstanceHealth(name, instance["url"], settings, checks, gpu_facts, client, records[-1] if records else None)
         state = health.run()
@@ -664,14 +685,21 @@ def run_health(
         record["failed"] = [item["name"] for item in health.results if item["status"] == "fail"]
         kept = [*records, record]
         if history_path and history_dir and not read_only:
-            os.makedirs(history_dir, exist_ok=True)
-            append_bounded_lines(history_path, json.dumps(record, sort_keys=True), history_max)
+            line = json.dumps(record, sort_keys=True)
+            _bookkeep(bookkeeping, "write the history %s" % history_path, _append, history_path, line, history_max)
             kept = kept[-history_max:]
         trend_info = trend(kept)
         if textfile_dir and not read_only:
-            os.makedirs(textfile_dir, exist_ok=True)
-            atomic_write(
-                os.path.join(textfile_dir, "comfyui_health_%s.prom" % name), metrics_text(name, state, health.results, health.metrics, trend_info, now)
+            prom = os.path.join(textfile_dir, "comfyui_health_%s.prom" % name)
+            text = metrics_text(name, state, health.results, health.metrics, trend_info, now)
+            _bookkeep(bookkeeping, "write the metrics %s" % prom, _publish, prom, text)
+        for what, why in bookkeeping:  # the checks ran and their report stands; only the record of it is missing
+            health.add(
+                "history",
+                "warn",
+                why,
+                message="could not %s: %s; the checks above ran and this report is whole (the instance's state is theirs)" % (what, why),
+                remedy="free space or fix the permissions of the health directories on this host",
             )
         reports.append(
             {

@@ -10,7 +10,8 @@ Plain Python (stdlib only), no Ansible:
   query string, no fragment (tokens and presigned signatures live there);
 - ``redact`` removes the secrets we sent from a text we received (a server that echoes a token in its 401 body);
 - ``request`` is one HTTP exchange with one deadline for the whole call (connect, headers and body: a server
-  that drips one byte a second is cut off at the deadline, not after 40 s) and a cap on the body size.
+  that drips one byte a second is cut off at the deadline, not after 40 s, whether it keeps the connection or
+  closes it after the answer) and a cap on the body size.
 """
 
 from __future__ import annotations
@@ -126,11 +127,13 @@ def request(
         raise TransportError("%s %s: the timeout must be positive, got %r" % (method, target.safe, timeout))
     connection = connection_for(target, timeout)
     expired = threading.Event()
+    # The socket, held here: http.client drops its own reference once a response that closes the connection (HTTP/1.0,
+    # "Connection: close") is under way, and the deadline must still reach the body's reads.
+    held: list[socket.socket] = []
 
     def expire() -> None:
         expired.set()
-        sock = connection.sock
-        if sock is not None:
+        for sock in held or ([connection.sock] if connection.sock is not None else []):
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -141,13 +144,17 @@ def request(
     timer.start()
     late = "%s %s: no answer within %.1f s" % (method, target.safe, timeout)
     try:
+        connection.connect()
+        held.append(connection.sock)
+        if expired.is_set():
+            raise TransportError(late, timed_out=True)
         connection.request(method, target.target, body=body, headers=headers or {})
         answer = connection.getresponse()
         chunks: list[bytes] = []
         size = 0
         while True:
             block = answer.read1(65536)
-            if not block:
+            if not block or expired.is_set():
                 break
             size += len(block)
             if size > max_bytes:

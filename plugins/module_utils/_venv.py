@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import atomic_write, check_name, inside
 from ansible_collections.comfyops.comfyui.plugins.module_utils._http import redact, redact_url
 from ansible_collections.comfyops.comfyui.plugins.module_utils._progress import Progress, watch_size
+from ansible_collections.comfyops.comfyui.plugins.module_utils._requirement import RequirementError, node_requirements, package
 
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
 COMPLETE = ".comfyops-complete"
@@ -78,6 +79,7 @@ class VenvSpec:
     no_index: bool = False
     extra_args: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # lines of custom nodes' requirements that were dropped, and why
 
     def key(self) -> str:
         """The venv's key: a digest of every setting above (secrets in index URLs only ever as part of it)."""
@@ -365,6 +367,8 @@ def build(
     venvs = os.path.join(base, "venvs")
     venv = os.path.join(venvs, check_name(key, "key"))
     result: dict[str, object] = {"key": key, "path": venv, "changed": False}
+    if spec.notes:
+        result["requirement_notes"] = list(spec.notes)
     if os.path.isfile(os.path.join(venv, COMPLETE)):
         return dict(result, **_recorded(venv))
     bootstrap = (lambda: bootstrap_uv(base, spec, uv_package, check_mode)) if uv_package else None
@@ -390,6 +394,9 @@ def build(
 
 def _build(venv: str, spec: VenvSpec, installer: Installer) -> dict[str, object]:
     _new_venv(venv, spec, "create the venv")
+    for req in spec.requirements[1:]:  # a node's requirements as parsed (its options gone), never its file as written
+        req.path = os.path.join(venv, "requirements-%s.txt" % check_name(req.source, "custom_nodes[]"))
+        atomic_write(req.path, req.text)
     comfyui = spec.requirements[:1]
     installer.install(_requirement_args(spec, comfyui), "install ComfyUI's requirements")
     names = spec.held_names()
@@ -436,13 +443,23 @@ def read_spec(params: dict[str, object]) -> VenvSpec:
     except FileNotFoundError:
         raise VenvError("app: %s does not exist; ComfyUI's checkout must have it" % comfyui) from None
     nodes_dir = os.path.join(app, "custom_nodes")
+    notes: list[str] = []
     for name in params.get("custom_nodes") or []:  # type: ignore[attr-defined]
         path = os.path.join(inside(nodes_dir, check_name(str(name), "custom_nodes[]"), "custom_nodes[]"), "requirements.txt")
         try:
             with open(path, encoding="utf-8") as handle:
-                requirements.append(Requirements(str(name), path, handle.read()))
+                text, dropped = node_requirements(handle.read(), str(name))
         except FileNotFoundError:
             continue  # a custom node without requirements
+        except (RequirementError, UnicodeDecodeError) as exc:
+            raise VenvError(str(exc) if isinstance(exc, RequirementError) else "custom node %r: requirements.txt is not UTF-8 text" % name) from None
+        requirements.append(Requirements(str(name), path, text))
+        notes += dropped
+    try:
+        entries: list[object] = list(params.get("extra_packages") or [])  # type: ignore[call-overload]
+        extra_packages = [package(entry, "extra_packages[%d]" % index) for index, entry in enumerate(entries)]
+    except RequirementError as exc:
+        raise VenvError(str(exc)) from None
     constraints = str(params.get("constraints") or "")
     constraints_text = ""
     if constraints:
@@ -457,7 +474,7 @@ def read_spec(params: dict[str, object]) -> VenvSpec:
         python=python,
         python_version=version,
         requirements=requirements,
-        extra_packages=[str(p) for p in params.get("extra_packages") or []],  # type: ignore[attr-defined]
+        extra_packages=extra_packages,
         constraints=constraints,
         constraints_text=constraints_text,
         index_url=str(params.get("index_url") or ""),
@@ -466,4 +483,5 @@ def read_spec(params: dict[str, object]) -> VenvSpec:
         no_index=bool(params.get("no_index")),
         extra_args=shlex.split(str(params.get("extra_args") or "")),
         protected=[str(p) for p in params.get("protected") or []],  # type: ignore[attr-defined]
+        notes=notes,
     )

@@ -21,7 +21,9 @@ description:
     V(healthy), V(degraded) (a warning), V(starting) (the API fails while the process lives inside
     O(startup_budget)) or V(failed)."
   - Appends each result to a bounded history file per instance and returns a trend (failure streak, latency
-    percentiles), and can write Prometheus textfile metrics atomically for node_exporter.
+    percentiles), and can write Prometheus textfile metrics atomically for node_exporter. A history or metrics file
+    that cannot be read or written (a full disk, a file where the directory should be) is a V(warn) check named
+    V(history) in a report that is otherwise whole; the instance's state stays what its checks say.
   - Never C(changed). The smoke workflow's output file is removed after it was checked unless O(keep_smoke_output=true).
 author:
   - comfyops maintainers (@comfyops)

@@ -42,12 +42,22 @@ options:
     type: path
     required: true
   custom_nodes:
-    description: The names of the custom nodes under C(<app>/custom_nodes), in order; each is checked as a name.
+    description:
+      - The names of the custom nodes under C(<app>/custom_nodes), in order; each is checked as a name.
+      - "A node's C(requirements.txt) is its author's, not yours: pip reads a parsed copy. Index options in it
+        (C(--extra-index-url), C(--index-url), C(-i), C(--find-links), C(-f), C(--pre), C(--prefer-binary)) are dropped,
+        each said in RV(requirement_notes) and as a warning (the deploy's indexes decide where packages come from);
+        any other option (C(-r), C(-c), C(-e), C(--trusted-host) ...) and pip's C(${VARIABLE}) expansion fail the
+        build naming the node and the line."
     type: list
     elements: str
     default: []
   extra_packages:
-    description: Packages the requirements do not list (ComfyUI 0.8.0 imports V(requests) without listing it).
+    description:
+      - Packages the requirements do not list (ComfyUI 0.8.0 imports V(requests) without listing it).
+      - Each is a PEP 508 requirement (V(requests>=2.31), V(torch==2.5.1+cu124), V(name @ https://host/name.whl)) or the
+        absolute path of a wheel or source archive on the host; never a pip option (an entry starting with C(-) is
+        refused, naming its position).
     type: list
     elements: str
     default: []
@@ -128,6 +138,11 @@ installer_note:
   description: Why pip built it although uv was allowed (uv missing and not installable, pip options).
   returned: when pip built it instead of uv
   type: str
+requirement_notes:
+  description: The lines of custom nodes' requirements that were dropped (index options), each naming the node, the line and the option.
+  returned: when a node's requirements had such a line
+  type: list
+  elements: str
 held: {description: "The held packages and their versions ({name: version}).", returned: when built or recorded, type: dict}
 freeze: {description: "Every installed distribution as C(name==version).", returned: when built or recorded, type: list, elements: str}
 """
@@ -173,6 +188,8 @@ def main():
         progress.finish("failed")
         module.fail_json(msg="comfyui_venv: %s: %s" % (exc.filename, exc.strerror))
     progress.finish("built" if result.get("changed") else "already built")
+    for note in result.get("requirement_notes") or []:
+        module.warn(note)
     module.exit_json(**result)
 
 

@@ -76,9 +76,9 @@ def test_drain_refuses_a_name_that_is_not_an_instance_of_the_host(tmp_path, prox
 @pytest.mark.parametrize(
     ("instances", "message"),
     [
-        ([{"name": "gpu0", "port": 8188}, {"name": "gpu1\n    server 203.0.113.9:80", "port": 8189}], "comfyui_proxy_instances[].name[1]: instance name"),
-        ([{"name": "gpu0", "port": "8188; include /etc/shadow"}], "every port must be a number from 1 to 65535"),
-        ([{"name": "gpu0", "port": 70000}], "every port must be a number from 1 to 65535"),
+        ([{"name": "gpu0", "port": 8188}, {"name": "gpu1\n    server 203.0.113.9:80", "port": 8189}], "comfyui_proxy_instances[1].name: instance name"),
+        ([{"name": "gpu0", "port": "8188; include /etc/shadow"}], "comfyui_proxy_instances[0].port: '8188; include /etc/shadow' is not a whole number"),
+        ([{"name": "gpu0", "port": 70000}], "comfyui_proxy_instances[0].port: 70000 is not a whole number from 1 to 65535"),
         ([{"name": "gpu0", "port": 8188}, {"name": "gpu0", "port": 8189}], "instance names repeat (gpu0, gpu0)"),
     ],
     ids=["newline-in-name", "directive-in-port", "port-out-of-range", "same-name-twice"],
@@ -89,6 +89,31 @@ def test_preflight_refuses_instances_nginx_could_misread(tmp_path, proxy_dirs, i
     assert message in run.stdout, run.stdout[-3000:]
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        # each was accepted before issue 26; the first rendered a location nginx took that asked for no credentials
+        ({"comfyui_proxy_max_body_size": "1m; location /open { auth_basic off; }"}, "comfyui_proxy_max_body_size: '1m; location /open"),
+        ({"comfyui_proxy_rate": "10r/s; location /open { auth_basic off; }"}, "comfyui_proxy_rate: '10r/s; location /open"),
+        ({"comfyui_proxy_access_log": "/tmp/a.json comfyui_json; location /open { auth_basic off; }"}, "comfyui_proxy_access_log: "),
+        ({"comfyui_proxy_auth": "sso", "comfyui_proxy_sso_trusted": ["0.0.0.0/0"]}, "comfyui_proxy_allow_sso_from_anywhere: true"),
+        ({"comfyui_proxy_auth": "none"}, "comfyui_proxy_auth: none on 0.0.0.0, an address that is not loopback"),
+    ],
+    ids=["body-size-injection", "rate-injection", "access-log-injection", "sso-from-everyone", "no-auth-on-public"],
+)
+def test_the_whole_role_refuses_before_it_writes_or_installs_anything(tmp_path, proxy_dirs, settings, message):
+    """The role's main entry point: its preflight is the first task after the argument spec, so nothing is installed,
+    no default site removed and no file written (the conf dir is not even created)."""
+    users = [{"name": "ops", "password": "x-secret-y"}]
+    run = run_role(tmp_path, "main", dict(proxy_dirs, comfyui_proxy_tls_mode="self_signed", comfyui_proxy_users=users, **settings))
+    assert run.returncode != 0
+    assert message in run.stdout, run.stdout[-3000:]
+    assert "x-secret-y" not in run.stdout + run.stderr
+    assert "TASK [comfyops.comfyui.comfyui_proxy : Install" not in run.stdout
+    assert not (tmp_path / "conf").exists()
+
+
 def test_preflight_accepts_the_hosts_own_instances(tmp_path, proxy_dirs):
-    run = run_role(tmp_path, "preflight", dict(proxy_dirs, comfyui_proxy_auth="none", comfyui_proxy_tls_mode="self_signed"))
+    loopback_only = {"comfyui_proxy_listen_addresses": ["127.0.0.1"]}  # no authentication needs no opt-in there
+    run = run_role(tmp_path, "preflight", dict(proxy_dirs, comfyui_proxy_auth="none", comfyui_proxy_tls_mode="self_signed", **loopback_only))
     assert run.returncode == 0, run.stdout[-3000:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import threading
 import time
 
@@ -37,9 +38,11 @@ class Misbehaving(http.server.BaseHTTPRequestHandler):
             self._send(200, b"[1, 2, 3]")
         elif mode == "nokeys":
             self._send(200, b'{"devices": []}')
-        elif mode == "drip":
+        elif mode in ("drip", "drip-close"):
             self.send_response(200)
             self.send_header("Content-Length", "100")
+            if mode == "drip-close":  # http.client lets go of the socket once such an answer is under way
+                self.send_header("Connection", "close")
             self.end_headers()
             for _byte in range(100):
                 try:
@@ -103,6 +106,38 @@ def test_one_deadline_for_the_whole_call(bad_server):
     with pytest.raises(_http.TransportError, match=r"no answer within 1\.0 s") as caught:
         _http.request("GET", url + "/system_stats", timeout=1.0)
     assert caught.value.timed_out and time.monotonic() - started < 3
+
+
+def test_one_deadline_also_when_the_server_closes_the_connection_after_the_answer(bad_server):
+    server, url = bad_server
+    server.mode = "drip-close"  # before issue 26 the deadline missed this body: 20 s with timeout 1
+    started = time.monotonic()
+    with pytest.raises(_http.TransportError, match=r"no answer within 1\.0 s") as caught:
+        _http.request("GET", url + "/system_stats", timeout=1.0)
+    assert caught.value.timed_out and time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("mode", ["drip", "drip-close"])
+def test_one_deadline_across_the_retries_of_a_get(bad_server, mode):
+    server, url = bad_server
+    server.mode = mode  # before issue 26 a timed-out GET was retried twice more, each with the whole timeout
+    client = _comfyui.ComfyUIClient(url, timeout=1.0, retries=2, retry_delay=0.1)
+    started = time.monotonic()
+    with pytest.raises(_comfyui.ComfyUIUnavailable) as caught:
+        client.get_json("/system_stats")
+    assert caught.value.timed_out and time.monotonic() - started < 2.5
+
+
+def test_a_refused_get_is_still_retried_within_the_deadline(monkeypatch):
+    calls = []
+    real = _comfyui.http_request
+    monkeypatch.setattr(_comfyui, "http_request", lambda *args: calls.append(args) or real(*args))
+    with socket.socket() as probe:  # a port nothing listens on: bound, never listening
+        probe.bind(("127.0.0.1", 0))
+        client = _comfyui.ComfyUIClient("http://127.0.0.1:%d" % probe.getsockname()[1], timeout=5.0, retries=2, retry_delay=0.05)
+        with pytest.raises(_comfyui.ComfyUIUnavailable):
+            client.get_json("/system_stats")
+    assert len(calls) == 3, "connection refused: the first try and two retries"
 
 
 def test_bodies_are_capped(bad_server):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import functools
 import http.server
 import json
+import os
 import subprocess
 import threading
 import time
@@ -260,6 +262,31 @@ def test_history_trend_and_bounds(start_simulator, tmp_path):
         handle.write('{"torn": ')
     healthy = _health.run_health([{"name": "main", "url": sim.url}], {}, ["api"], history_dir=str(history), history_max=2)
     assert healthy["instances"][0]["trend"]["failure_streak"] == 0
+
+
+def test_a_history_that_cannot_be_written_is_a_warning_in_a_whole_report(simulator, tmp_path, monkeypatch):
+    """Issue 26: before, a full disk under the history directory lost the whole report ("No space left on device")."""
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the history directory should be\n")
+    report = _health.run_health([{"name": "main", "url": simulator.url}], {}, ["api", "queue"], history_dir=str(blocked), textfile_dir=str(blocked))
+    (instance,) = report["instances"]
+    assert report["state"] == "healthy" and instance["state"] == "healthy", "the instance's state is its checks'"
+    checks = {item["name"]: item for item in instance["checks"]}
+    assert checks["api"]["status"] == "pass" and checks["queue"]["status"] == "pass", "the checks that ran are all there"
+    history = [item for item in instance["checks"] if item["name"] == "history"]
+    assert [item["status"] for item in history] == ["warn", "warn", "warn"]
+    assert "could not read the history %s/main.jsonl: Not a directory" % blocked in history[0]["message"]
+    assert "could not write the history %s/main.jsonl" % blocked in history[1]["message"]
+    assert "could not write the metrics %s/comfyui_health_main.prom" % blocked in history[2]["message"]
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_health, "append_bounded_lines", full_disk)
+    report = _health.run_health([{"name": "main", "url": simulator.url}], {}, ["api"], history_dir=str(tmp_path / "history"))
+    (warning,) = [item for item in report["instances"][0]["checks"] if item["name"] == "history"]
+    assert warning["status"] == "warn" and "No space left on device" in warning["message"]
+    assert report["instances"][0]["trend"]["runs"] == 1, "the trend still counts this run"
 
 
 def test_textfile_metrics_written_atomically(simulator, tmp_path):
