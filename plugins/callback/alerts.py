@@ -89,6 +89,7 @@ class CallbackModule(CallbackBase):
         super().__init__(*args, **kwargs)
         self.playbook = ""
         self.settings = None  # (channels, state_dir, budget), read at the first play
+        self.off = ""  # why alerting is off for this run, when a setting did not parse
         self.failed = {}
         self.unreachable = {}
         self.summary = {}
@@ -113,20 +114,29 @@ class CallbackModule(CallbackBase):
         except Exception as exc:  # a variable that does not template must not break the run; it is said
             self._display.warning("comfyops.comfyui.alerts: could not read the comfyui_alert_* variables: %s" % _clean(exc, []))
             wanted = {}
+        self.settings = self.read_settings(play, wanted)
+
+    def read_settings(self, play, wanted):
+        """(channels, state_dir, budget); a setting that does not parse turns alerting off for the run, said now and
+        again at the end of the run (never silently, never by breaking the run)."""
         channels = wanted.get("comfyui_alert_channels")
-        if channels is None:
-            text = self.get_option("channels") or ""
-            channels = yaml.safe_load(text) if text.strip() else self.monitoring_default(play)
+        setting = "comfyui_alert_channels"
         try:
+            if channels is None:
+                setting = "COMFYOPS_ALERT_CHANNELS (the callback's channels option)"
+                text = self.get_option("channels") or ""
+                channels = yaml.safe_load(text) if text.strip() else self.monitoring_default(play)
             parsed = parse_channels(json.loads(json.dumps(channels, default=str)), "comfyui_alert_channels")
-        except (NotifyError, ValueError) as exc:
-            self._display.warning("comfyops.comfyui.alerts: alerting is off for this run: %s" % exc)
-            parsed = []
-        self.settings = (
-            parsed,
-            wanted.get("comfyui_alert_state_dir") or self.get_option("state_dir"),
-            float(wanted.get("comfyui_alert_budget") or self.get_option("budget")),
-        )
+            setting = "comfyui_alert_budget"
+            budget = float(wanted.get("comfyui_alert_budget") or self.get_option("budget"))
+            if not 0 < budget <= 3600:
+                raise ValueError("%r is not a number of seconds from 0 to 3600" % budget)
+        except (NotifyError, ValueError, TypeError, yaml.YAMLError) as exc:
+            message = _clean(" ".join(str(exc).split()), [])
+            self.off = message if message.startswith(setting + ":") else "%s: %s" % (setting, message)
+            self._display.warning("comfyops.comfyui.alerts: alerting is OFF for this run: %s" % self.off)
+            return ([], None, 0.0)
+        return (parsed, wanted.get("comfyui_alert_state_dir") or self.get_option("state_dir"), budget)
 
     @staticmethod
     def monitoring_default(play):
@@ -211,6 +221,8 @@ class CallbackModule(CallbackBase):
         return firing, passed
 
     def v2_playbook_on_stats(self, stats):
+        if self.off:  # said again at the end, where whoever reads the run looks
+            self._display.warning("comfyops.comfyui.alerts: alerting was OFF for this run, no alert was sent: %s" % self.off)
         if not self.settings or not self.settings[0]:
             return
         channels, state_dir, budget = self.settings

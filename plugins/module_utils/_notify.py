@@ -71,6 +71,14 @@ LOCK_FILE = "state.lock"
 LOG_FILE = "alerts.log"
 SPOOL_DIR = "spool"
 MAX_ERROR = 300
+# An alert's texts are bounded (a task's whole stderr must not become a 2 MB e-mail): longer ones are cut with a marker.
+TEXT_LIMITS = {"summary": 512, "description": 4096, "runbook": 2048}
+# The spool is bounded in files and bytes: past either bound the oldest messages are dropped first, counted and logged.
+MAX_SPOOL_FILES = 1000
+MAX_SPOOL_BYTES = 16 * 1024 * 1024
+ADDRESS_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 
 DEFAULT_SUBJECT = "[$severity] $name $state: $summary"
 DEFAULT_BODY = "$name is $state ($severity)\n\n$summary\n$description\n\nlabels: $labels\nrunbook: $runbook\n$suppressed"
@@ -125,8 +133,8 @@ class Alert:
                 if not isinstance(key, str) or not LABEL_RE.match(key) or key in ("alertname", "severity"):
                     raise NotifyError("%s: %s key %r must match [A-Za-z_][A-Za-z0-9_]* and not be alertname or severity" % (where, field, key))
             more[field] = {k: "" if v is None else str(v) for k, v in values.items()}
-        for field in ("summary", "description", "runbook"):
-            more[field] = "" if more.get(field) is None else str(more[field])
+        for field, limit in TEXT_LIMITS.items():
+            more[field] = bounded_text(more.get(field), limit)
         return cls(name.strip(), severity, state, **more)
 
     @property
@@ -151,6 +159,18 @@ class Alert:
     def from_dict(cls, data: dict[str, Any]) -> Alert:
         fields = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in fields})
+
+
+def bounded_text(value: Any, limit: int) -> str:
+    """`value` as text that encodes as UTF-8 (bytes decoded, undecodable parts replaced), cut past `limit` characters
+    with a marker that says how much went."""
+    if value is None:
+        return ""
+    text = value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates (undecodable input) become '?'
+    if len(text) > limit:
+        text = "%s ... [cut: %d more characters]" % (text[:limit], len(text) - limit)
+    return text
 
 
 def severity_at_least(severity: str, minimum: str) -> bool:
@@ -331,8 +351,8 @@ def _email_channel(raw: dict[str, Any], where: str, common: dict[str, Any]) -> C
     to = raw.get("to")
     if isinstance(to, str):
         to = [to]
-    if not to or not all(isinstance(a, str) and "@" in a for a in to):
-        raise NotifyError("%s.to: one or more addresses (user@domain) are needed, got %r" % (where, to))
+    if not to or not isinstance(to, (list, tuple)) or not all(isinstance(a, str) and ADDRESS_RE.match(a) for a in to):
+        raise NotifyError("%s.to: one or more addresses (plain user@domain: no name, space or line break) are needed, got %r" % (where, to))
     host = _text(raw.get("smtp_host"), where + ".smtp_host")
     if not host:
         raise NotifyError("%s.smtp_host: an email channel needs the SMTP server's host name" % where)
@@ -346,7 +366,12 @@ def _email_channel(raw: dict[str, Any], where: str, common: dict[str, Any]) -> C
     password = _text(raw.get("password"), where + ".password")
     if bool(username) != bool(password):
         raise NotifyError("%s: username and password go together (one of them is missing)" % where)
-    sender = _text(raw.get("from"), where + ".from") or "comfyops@%s" % socket.getfqdn()
+    sender = _text(raw.get("from"), where + ".from")
+    if not sender:
+        sender = "comfyops@%s" % socket.getfqdn()
+        sender = sender if ADDRESS_RE.match(sender) else "comfyops@localhost"  # a host name mail cannot carry
+    elif not ADDRESS_RE.match(sender):
+        raise NotifyError("%s.from: a plain address (user@domain, no name, space or line break) is needed, got %r" % (where, sender))
     return Channel(
         to=tuple(to),
         smtp_host=host,
@@ -568,6 +593,7 @@ class Job:
     suppressed: Suppressed = Suppressed()
     spool_file: str = ""
     attempts: int = 0
+    spooled_at: int = 0  # when it was first spooled (microseconds): its age in the spool, kept across retries
 
 
 class Notifier:
@@ -578,6 +604,8 @@ class Notifier:
         state_dir: str | None = None,
         budget: float = 10.0,
         max_log_bytes: int = 4 * 1024 * 1024,
+        max_spool_files: int = MAX_SPOOL_FILES,
+        max_spool_bytes: int = MAX_SPOOL_BYTES,
         retry_base: float = 0.2,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -588,6 +616,9 @@ class Notifier:
         self.log_path = os.path.join(self.state_dir, LOG_FILE)
         self.budget = budget
         self.max_log_bytes = max_log_bytes
+        self.max_spool_files = max_spool_files
+        self.max_spool_bytes = max_spool_bytes
+        self.spool_dropped = 0  # messages this notifier dropped from the full spool
         self.retry_base = retry_base
         self.clock = clock
         self.sleep = sleep
@@ -634,10 +665,13 @@ class Notifier:
 
     def log(self, outcomes: list[Outcome]) -> None:
         """Append outcomes to the JSON-lines log in one write (called under the lock); rotate it past its bound."""
-        if not outcomes:
+        self.log_lines([o.to_dict() for o in outcomes])
+
+    def log_lines(self, records: list[dict[str, Any]]) -> None:
+        if not records:
             return
         now = iso(self.clock())
-        text = "".join(json.dumps(dict(o.to_dict(), time=now), sort_keys=True) + "\n" for o in outcomes)
+        text = "".join(json.dumps(dict(record, time=now), sort_keys=True) + "\n" for record in records)
         try:
             fd = open_nofollow(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except PathError as exc:
@@ -708,13 +742,60 @@ class Notifier:
                 continue
             claimed = "%s.%d.claimed" % (path, os.getpid())
             os.replace(path, claimed)
-            jobs.append(Job(target, alert, Suppressed(**entry.get("suppressed", {})), claimed, int(entry.get("attempts", 0))))
+            first = int(entry.get("spooled_at") or 0)
+            jobs.append(Job(target, alert, Suppressed(**entry.get("suppressed", {})), claimed, int(entry.get("attempts", 0)), first))
         return jobs
 
-    def spool(self, job: Job) -> None:
-        entry = {"target": job.target.id, "alert": job.alert.to_dict(), "suppressed": dataclasses.asdict(job.suppressed), "attempts": job.attempts}
-        name = "%s-%s-%d.json" % (job.target.id, job.alert.fingerprint, int(self.clock() * 1e6))
+    def spool(self, job: Job, state: dict[str, Any] | None = None) -> None:
+        """Keep a message for a later call (under the lock), then hold the spool to its bounds."""
+        job.spooled_at = job.spooled_at or int(self.clock() * 1e6)
+        entry = {
+            "target": job.target.id,
+            "alert": job.alert.to_dict(),
+            "suppressed": dataclasses.asdict(job.suppressed),
+            "attempts": job.attempts,
+            "spooled_at": job.spooled_at,
+        }
+        name = "%s-%s-%d.json" % (job.target.id, job.alert.fingerprint, job.spooled_at)
         atomic_write(os.path.join(self.spool_dir, name), json.dumps(entry, sort_keys=True) + "\n", 0o600)
+        self.bound_spool(state)
+
+    def bound_spool(self, state: dict[str, Any] | None = None) -> list[str]:
+        """Drop the oldest waiting messages (by when they were first spooled, the number that ends their name) while
+        the spool holds more than max_spool_files files or max_spool_bytes bytes; each drop is counted (state's
+        spool_dropped, this notifier's spool_dropped) and logged. Returns their names."""
+        entries = []
+        for entry_name in os.listdir(self.spool_dir):
+            if entry_name.endswith(".json"):
+                age = entry_name[: -len(".json")].rpartition("-")[2]
+                with contextlib.suppress(FileNotFoundError):
+                    size = os.stat(os.path.join(self.spool_dir, entry_name)).st_size
+                    entries.append((int(age) if age.isdigit() else 0, entry_name, size))
+        entries.sort()
+        count, size = len(entries), sum(item[2] for item in entries)
+        dropped = []
+        for _mtime, entry_name, entry_size in entries:
+            if count <= self.max_spool_files and size <= self.max_spool_bytes:
+                break
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.spool_dir, entry_name))
+            dropped.append(entry_name)
+            count, size = count - 1, size - entry_size
+        if dropped:
+            self.spool_dropped += len(dropped)
+            if state is not None:
+                state["spool_dropped"] = int(state.get("spool_dropped", 0)) + len(dropped)
+            self.log_lines(
+                [
+                    {
+                        "status": "spool_dropped",
+                        "file": entry_name,
+                        "reason": "the spool is full (%d files, %d bytes at most)" % (self.max_spool_files, self.max_spool_bytes),
+                    }
+                    for entry_name in dropped
+                ]
+            )
+        return dropped
 
     # -- sending ---------------------------------------------------------------------------------
     def deliver(self, job: Job, deadline: float) -> tuple[str, str]:
@@ -781,7 +862,7 @@ class Notifier:
         with self.locked() as state:
             for job, began, status, error in results:
                 if status == "spooled":
-                    self.spool(job)
+                    self.spool(job, state)
                 elif status == "failed":  # refused for good: the next identical alert must not be held back for it
                     state.get("dedup", {}).get(job.target.id, {}).pop(job.alert.fingerprint, None)
                 if job.spool_file:

@@ -43,11 +43,14 @@ options:
     choices: [info, warning, critical]
     default: warning
   summary:
-    description: One line that says what happened (annotation C(summary)).
+    description:
+      - One line that says what happened (annotation C(summary)).
+      - Longer than 512 characters, it is cut with a marker that says how much went; text that is not UTF-8 is kept
+        with its undecodable parts replaced.
     type: str
     default: ""
   description:
-    description: More about it (annotation C(description)).
+    description: More about it (annotation C(description)); cut past 4096 characters, with a marker.
     type: str
     default: ""
   runbook:
@@ -213,6 +216,12 @@ pending:
   description: Messages still waiting in the spool after this call.
   returned: always
   type: int
+spool_dropped:
+  description:
+    - Waiting messages this call dropped, oldest first, because the spool held more than 1000 files or 16 MiB; each is
+      also a line of C(alerts.log) in O(state_dir) and a warning.
+  returned: when a message was dropped
+  type: int
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -255,6 +264,7 @@ def main():
         "outcomes": [o.to_dict() for o in outcomes],
         "counts": counts,
         "pending": notifier.pending(),
+        **({"spool_dropped": notifier.spool_dropped} if notifier.spool_dropped else {}),
         "changed": bool(counts.get("delivered") or counts.get("spooled") or counts.get("would_send")),
     }
     for outcome in outcomes:
@@ -262,6 +272,8 @@ def main():
             module.warn(
                 "comfyui_alert: %s: not delivered within %.0f s (%s); kept in the spool for the next call" % (outcome.channel, p["budget"], outcome.error)
             )
+    if notifier.spool_dropped:
+        module.warn("comfyui_alert: the spool was full: the %d oldest waiting messages were dropped (logged in alerts.log)" % notifier.spool_dropped)
     refused = ["%s: %s" % (o.channel, o.error) for o in outcomes if o.status == "failed"]
     if refused:
         module.fail_json(msg="comfyui_alert: %s refused the alert for good: %s" % (len(refused), "; ".join(refused)), **result)

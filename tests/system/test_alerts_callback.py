@@ -142,6 +142,30 @@ def test_silent_without_channels(bed):
     assert bed["rx"].requests == [] and not (bed["tmp"] / "xdg").exists()
 
 
+@pytest.mark.parametrize(
+    ("env_more", "extra", "said"),
+    [
+        ({"COMFYOPS_ALERT_CHANNELS": "[{type: webhook, url: [unclosed"}, {}, "COMFYOPS_ALERT_CHANNELS (the callback's channels option): "),
+        ({}, {"comfyui_alert_channels": {"type": "webhook"}}, "comfyui_alert_channels: expected a list of channels, got dict"),
+        (
+            {"COMFYOPS_ALERT_CHANNELS": "[]"},
+            {"comfyui_alert_channels": [{"type": "webhook", "url": "http://127.0.0.1:9/x"}], "comfyui_alert_budget": "soon"},
+            "comfyui_alert_budget: ",
+        ),
+    ],
+    ids=["unparsable-yaml", "not-a-list", "budget-not-a-number"],
+)
+def test_a_malformed_alerting_setting_is_said_at_the_start_and_at_the_end_and_the_run_goes_on(bed, env_more, extra, said):
+    """Issue 26: before, a setting that did not parse broke the callback, and alerting went off silently for the run."""
+    out = run(bed, extra=extra, env_more=env_more)
+    text = " ".join((out.stdout + out.stderr).split())
+    assert "alerting is OFF for this run: " + said in text, text[-3000:]
+    assert "alerting was OFF for this run, no alert was sent: " + said in text
+    assert "Failure using method" not in text, "the callback did not break"
+    assert "PLAY RECAP" in out.stdout and out.returncode != 0, "the run itself went on to its end (the play fails on purpose)"
+    assert bed["rx"].requests == []
+
+
 def test_check_mode_sends_nothing_and_says_what_it_would(bed):
     out = run(bed, extra={"comfyui_alert_channels": channels(bed), "comfyui_alert_state_dir": str(bed["state"])}, args=["--check"])
     assert out.stdout.count(": would_send via webhook") == 3

@@ -315,6 +315,52 @@ def test_bad_channel_settings_say_what_and_where(raw, message):
     assert "secretpath" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"to": ["ops@example.org\r\nBcc: everyone@example.org"]}, "channels[0].to: one or more addresses (plain user@domain"),
+        ({"to": "ops@example.org\nX-Injected: 1"}, "channels[0].to: one or more addresses"),
+        ({"to": ["ops@example.org"], "from": "alerts@example.org\r\nBcc: x@example.org"}, "channels[0].from: a plain address"),
+        ({"to": ["Ops <ops@example.org>"]}, "channels[0].to: "),
+    ],
+)
+def test_a_line_break_in_an_address_is_refused_not_a_crash(raw, message):
+    """Issue 26: before, CR/LF in `to` or `from` passed the check and crashed the send (a 'Module failed' naming no option)."""
+    with pytest.raises(NotifyError) as caught:
+        parse_channel(dict({"type": "email", "smtp_host": "127.0.0.1"}, **raw), "channels[0]")
+    assert message in str(caught.value)
+
+
+def test_texts_are_bounded_and_any_input_encodes(tmp_path, receiver):
+    """Issue 26: a summary that was not UTF-8 crashed the send; a task's whole stderr became the message."""
+    rx = receiver()
+    undecodable = b"caf\xe9 \xff".decode("utf-8", "surrogateescape")  # what Ansible hands over for bytes that are not UTF-8
+    made = Alert.make("X", summary=undecodable, description="d" * 10000, runbook=b"\xffhttp://runbook")
+    assert made.summary == "caf? ?" and made.runbook == "\ufffdhttp://runbook"
+    assert made.description == "d" * 4096 + " ... [cut: 5904 more characters]"
+    assert Alert.make("X", summary="s" * 512).summary == "s" * 512, "at the bound nothing is cut"
+    [outcome] = Notifier(str(tmp_path)).send([made], [hook(rx.url)])
+    assert outcome.status == "delivered" and rx.requests[0]["json"]["alert"]["summary"] == "caf? ?"
+
+
+def test_the_spool_is_bounded_the_oldest_dropped_first_counted_and_logged(tmp_path):
+    """Issue 26: before, the spool grew without a bound while a receiver was down."""
+    channel = hook("http://127.0.0.1:%d/down" % free_port(), timeout=0.1)  # nothing listens: every message is spooled
+    notifier = Notifier(str(tmp_path), budget=0.01, max_spool_files=3, max_spool_bytes=10**6)
+    clock = Clock()
+    notifier.clock = clock
+    for index in range(5):
+        clock.now += 1
+        notifier.send([alert(host="gpu-%02d" % index)], [channel])
+    waiting = sorted(json.loads(p.read_text())["alert"]["labels"]["host"] for p in Path(notifier.spool_dir).iterdir())
+    assert waiting == ["gpu-02", "gpu-03", "gpu-04"], "the two oldest went"
+    assert notifier.spool_dropped == 2 and json.loads((tmp_path / "state.json").read_text())["spool_dropped"] == 2
+    assert [line["status"] for line in log_lines(notifier)].count("spool_dropped") == 2
+    small = Notifier(str(tmp_path), budget=0.01, max_spool_files=100, max_spool_bytes=1)
+    small.send([alert(host="gpu-09")], [channel])
+    assert small.pending() == 0 and small.spool_dropped == 4, "past the byte bound everything older goes, then the newest too"
+
+
 def test_bad_alerts_say_what_and_where():
     with pytest.raises(NotifyError, match="alert: severity must be one of info, warning, critical, got 'page'"):
         Alert.make("X", "page")
