@@ -355,9 +355,26 @@ class ComfyUIClient:
             delay = min(poll, delay * 2)
 
 
+def parse_workflow(value: Any, option: str = "workflow") -> dict[str, Any]:
+    """An API-format workflow: a non-empty map of node ids to nodes, each a map with a class_type text (and inputs,
+    a map, when given); ComfyUIError naming `option` and the node otherwise."""
+    if not isinstance(value, dict):
+        raise ComfyUIError("%s: expected a map of node ids to nodes (ComfyUI's API format), got %s" % (option, type(value).__name__))
+    if not value:
+        raise ComfyUIError("%s: the workflow has no nodes ({}); give ComfyUI's API format, a map of node ids to nodes" % option)
+    for key, node in value.items():
+        if not isinstance(node, dict) or not isinstance(node.get("class_type"), str):
+            raise ComfyUIError("%s.%s: a node is a map with a class_type (and inputs), got %s" % (option, key, json.dumps(node, default=str)[:120]))
+        if not isinstance(node.get("inputs", {}), dict):
+            raise ComfyUIError("%s.%s.inputs: expected a map of input names to values, got %s" % (option, key, type(node["inputs"]).__name__))
+    return value
+
+
 def apply_overrides(workflow: Any, overrides: dict[str, Any] | None) -> dict[str, Any]:
     """A copy of `workflow` with `overrides` ({node_id: {input: value}}) set; unknown nodes raise ComfyUIError."""
-    result: dict[str, Any] = json.loads(json.dumps(workflow))
+    result: dict[str, Any] = json.loads(json.dumps(parse_workflow(workflow)))
+    if not isinstance(overrides or {}, dict):
+        raise ComfyUIError("overrides: expected a map of node ids to {input: value}, got %s" % type(overrides).__name__)
     for key, inputs in (overrides or {}).items():
         node_id = str(key)
         if node_id not in result:

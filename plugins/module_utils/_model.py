@@ -150,8 +150,10 @@ def _download(url: str, partial: str, headers: dict[str, str], timeout: float, s
 
 def _fill_from_file(source: str, partial: str, offset: int, size: int | None, what: str) -> tuple[int, bool]:
     """Copy a local file:// source into `partial` from `offset` on; (bytes copied, resumed)."""
+    if os.path.isdir(source):
+        raise ModelError("%s: %s is a directory; a file:// source names one model file" % (what, source))
     if not os.path.isfile(source):
-        raise ModelError("%s does not exist" % source)
+        raise ModelError("%s: %s does not exist" % (what, source))
     total = os.path.getsize(source)
     if size is not None and total != size:
         raise ModelError("%s: %s has %d bytes, expected %d; nothing was copied" % (what, source, total, size))
@@ -214,6 +216,8 @@ def _checked_request(
     models_dir: str, folder: str, name: str, sha256: str | None, size: int | None, timeout: float, require_sha256: bool
 ) -> tuple[str, str | None]:
     """The destination inside `models_dir` and the digest in lower case; ModelError naming what is wrong."""
+    if not isinstance(models_dir, str) or not os.path.isabs(models_dir):
+        raise ModelError("models_dir: %r is not an absolute path; give where the models live, such as /srv/comfyui/shared/models" % (models_dir,))
     try:
         check_name(folder, "folder", "model folder")
         for part in str(name).split("/"):

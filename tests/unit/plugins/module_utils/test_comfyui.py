@@ -120,6 +120,22 @@ def test_apply_overrides():
         _comfyui.apply_overrides(workflow, {"7": {"x": 1}})
 
 
+@pytest.mark.parametrize(
+    ("workflow", "overrides", "message"),
+    [
+        ({}, {}, "workflow: the workflow has no nodes ({})"),  # before issue 26: "expected a map ..., got dict"
+        ({"1": "EmptyImage"}, {"1": {"width": 8}}, 'workflow.1: a node is a map with a class_type (and inputs), got "EmptyImage"'),  # crashed
+        ({"1": {"class_type": "EmptyImage", "inputs": ["w"]}}, {}, "workflow.1.inputs: expected a map of input names to values, got list"),
+        (["EmptyImage"], {}, "workflow: expected a map of node ids to nodes (ComfyUI's API format), got list"),
+        ({"1": {"class_type": "EmptyImage"}}, ["1"], "overrides: expected a map of node ids to {input: value}, got list"),
+    ],
+)
+def test_a_workflow_that_is_not_the_api_format_is_refused_naming_the_node(workflow, overrides, message):
+    with pytest.raises(_comfyui.ComfyUIError) as caught:
+        _comfyui.apply_overrides(workflow, overrides)
+    assert str(caught.value) == message or message in str(caught.value), str(caught.value)
+
+
 def test_unavailable_server_and_retries():
     port = free_port()
     client = _comfyui.ComfyUIClient(f"http://127.0.0.1:{port}", timeout=1, retries=2, retry_delay=0.1)

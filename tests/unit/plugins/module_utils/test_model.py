@@ -178,5 +178,10 @@ def test_file_url_and_errors(server, tmp_path):
         _model.ensure_model(str(tmp_path), "vae", "y.safetensors", base + "/m.safetensors", sha256="abc")
     with pytest.raises(_model.ModelError, match="is not allowed"):
         _model.ensure_model(str(tmp_path), "vae", "../escape", base + "/m.safetensors", sha256=DIGEST)
+    # issue 26: a relative models_dir was accepted; a file:// URL to a directory said "does not exist"
+    with pytest.raises(_model.ModelError, match="models_dir: 'models' is not an absolute path"):
+        _model.ensure_model("models", "vae", "y.safetensors", source.as_uri(), sha256=DIGEST)
+    with pytest.raises(_model.ModelError, match="is a directory; a file:// source names one model file"):
+        _model.ensure_model(str(tmp_path / "models"), "vae", "d.safetensors", tmp_path.as_uri(), sha256=DIGEST)
     unchecked = _model.ensure_model(str(tmp_path), "vae", "z.safetensors", base + "/m.safetensors", require_sha256=False)
     assert unchecked["sha256"] == DIGEST
