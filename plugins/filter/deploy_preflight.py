@@ -20,7 +20,9 @@ options:
   _input:
     description:
       - "The settings: C(release_id), C(source), C(instances), C(listen), C(allow_public_listen), C(proxy), C(environment),
-        C(require_sha256), C(tier), C(models), C(extra_packages) (the role's C(comfyui_deploy_*) values)."
+        C(require_sha256), C(tier), C(models), C(extra_packages), and in container mode C(container) (the settings of
+        the comfyui_container filter) and C(images) (C(repository), C(base), C(cpu_image), C(cuda_images),
+        C(build_network)) (the role's C(comfyui_deploy_*) values)."
     type: dict
     required: true
 """
@@ -45,6 +47,7 @@ import json
 import re
 
 from ansible_collections.comfyops.comfyui.plugins.filter.public_listen import public_listen
+from ansible_collections.comfyops.comfyui.plugins.module_utils._container import settings_problems
 from ansible_collections.comfyops.comfyui.plugins.module_utils._envfile import EnvError, render
 from ansible_collections.comfyops.comfyui.plugins.module_utils._http import redact_url
 from ansible_collections.comfyops.comfyui.plugins.module_utils._requirement import RequirementError, package
@@ -112,6 +115,8 @@ def deploy_preflight(values):
             package(entry, "comfyui_deploy_extra_packages[%d]" % index)
         except RequirementError as exc:
             problems.append(str(exc))
+    if values.get("container") is not None:  # container mode: what reaches Docker, before anything is built
+        problems += settings_problems(instances, values["container"], values.get("images") or {})
     undigested = [str(model.get("name")) for model in values.get("models") or [] if isinstance(model, dict) and not model.get("sha256")]
     if require and undigested:
         problems.append("models without sha256: %s" % ", ".join(undigested))

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible_collections.comfyops.comfyui.plugins.module_utils import _docker
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, absolute_path
 from ansible_collections.comfyops.comfyui.plugins.module_utils._server_args import ArgsError, server_args
 
 LOG_DRIVERS = ("json-file", "journald", "local")
@@ -31,14 +33,73 @@ def _positive(value: Any, where: str) -> int:
 
 
 def container_spec(instance: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
-    """community.docker.docker_container options for one instance.
+    """community.docker.docker_container options for one instance; every value that reaches Docker is parsed first
+    (module_utils/_docker.py), and ContainerError names the variable.
 
     settings: base, image, prefix, listen, device, vram_mode, whitelist_nodes, extra_args, environment (the instance's
     environment is added), user ("uid:gid"), startup_budget, stop_timeout, network_mode, log_driver, log_max_size,
     log_max_files, restart_policy, memory (optional), release.
     """
+    try:
+        return _spec(instance, settings)
+    except (_docker.DockerValueError, PathError) as exc:
+        raise ContainerError(str(exc)) from None
+
+
+def _parsed(instance: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings that reach Docker as names, sizes and references, parsed; DockerValueError or PathError otherwise."""
     name = str(instance.get("name"))
-    base = str(settings["base"]).rstrip("/")
+    environment = {**(settings.get("environment") or {}), **(instance.get("environment") or {})}
+    for key in environment:
+        _docker.env_name(key, "comfyui_deploy_environment / comfyui_deploy_instances[].environment key")
+    parsed = {
+        "base": absolute_path(str(settings["base"]).rstrip("/"), "comfyui_deploy_base"),
+        "name": _docker.container_name("%s%s" % (settings.get("prefix", "comfyui-"), name), "comfyui_deploy_container_prefix + instance name"),
+        "image": _docker.image_reference(settings["image"], "comfyui_deploy_image_repository:release id"),
+        "network_mode": _docker.network_mode(settings.get("network_mode", "host"), "comfyui_deploy_docker_network_mode"),
+        "log_max_size": _docker.size(settings.get("log_max_size", "50m"), "comfyui_deploy_docker_log_max_size"),
+        "restart_policy": _docker.restart_policy(settings.get("restart_policy", "unless-stopped"), "comfyui_deploy_docker_restart_policy"),
+        "user": _docker.user(settings["user"], "the service user's uid:gid"),
+    }
+    if settings.get("memory"):
+        parsed["memory"] = _docker.size(settings["memory"], "comfyui_deploy_memory_max")
+    return parsed
+
+
+def settings_problems(instances: Sequence[Any], settings: Mapping[str, Any], images: Mapping[str, Any]) -> list[str]:
+    """Every problem with container mode's settings, before anything is built (the role's preflight): each instance's
+    container (as container_spec parses it, with the service user's ids still unknown), and the images:
+    repository, base (unless auto), CPU image, CUDA images and the build network."""
+    problems: list[str] = []
+
+    def check(parse: Any, value: Any, option: str) -> None:
+        try:
+            parse(value, option)
+        except (_docker.DockerValueError, PathError) as exc:
+            problems.append(str(exc))
+
+    check(_docker.repository, images.get("repository"), "comfyui_deploy_image_repository")
+    if images.get("base") not in (None, "", "auto"):
+        check(_docker.image_reference, images.get("base"), "comfyui_deploy_image_base")
+    check(_docker.image_reference, images.get("cpu_image"), "comfyui_deploy_cpu_image")
+    for version, image in (images.get("cuda_images") or {}).items():
+        check(_docker.image_reference, image, "comfyui_deploy_cuda_images[%s]" % version)
+    if images.get("build_network"):
+        check(_docker.network_mode, images["build_network"], "comfyui_deploy_docker_build_network")
+    for instance in instances:  # the image is the repository above tagged with the release id (checked on its own)
+        if isinstance(instance, Mapping):
+            try:
+                _parsed(instance, dict(settings, image="placeholder", user="0:0"))
+            except (_docker.DockerValueError, PathError) as exc:
+                if str(exc) not in problems:
+                    problems.append(str(exc))
+    return problems
+
+
+def _spec(instance: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    parsed = _parsed(instance, settings)
+    name = str(instance.get("name"))
+    base = parsed["base"]
     shared = base + "/shared"
     data = {
         "output": shared + "/output",
@@ -81,18 +142,18 @@ def container_spec(instance: Mapping[str, Any], settings: Mapping[str, Any]) -> 
     log_options: dict[str, str] = {}
     if log_driver in ("json-file", "local"):
         log_options = {
-            "max-size": str(settings.get("log_max_size", "50m")),
+            "max-size": parsed["log_max_size"],
             "max-file": str(_positive(settings.get("log_max_files", 5), "comfyui_deploy_docker_log_max_files")),
         }
     else:
         log_options = {"tag": "comfyui-" + name}
     spec: dict[str, Any] = {
-        "name": "%s%s" % (settings.get("prefix", "comfyui-"), name),
-        "image": str(settings["image"]),
+        "name": parsed["name"],
+        "image": parsed["image"],
         "command": args,
         "env": environment,
-        "user": str(settings["user"]),
-        "network_mode": str(settings.get("network_mode", "host")),
+        "user": parsed["user"],
+        "network_mode": parsed["network_mode"],
         "mounts": [
             {"type": "bind", "source": shared + "/models", "target": shared + "/models", "read_only": True},
             {"type": "bind", "source": shared + "/input", "target": shared + "/input"},
@@ -114,7 +175,7 @@ def container_spec(instance: Mapping[str, Any], settings: Mapping[str, Any]) -> 
             "retries": 3,
             "start_period": "%ds" % budget,
         },
-        "restart_policy": str(settings.get("restart_policy", "unless-stopped")),
+        "restart_policy": parsed["restart_policy"],
         "stop_timeout": _positive(settings.get("stop_timeout", 300), "comfyui_deploy_stop_timeout"),
         "log_driver": log_driver,
         "log_options": log_options,
@@ -132,8 +193,8 @@ def container_spec(instance: Mapping[str, Any], settings: Mapping[str, Any]) -> 
         else:
             request["count"] = 1
         spec["device_requests"] = [request]
-    if settings.get("memory"):
-        spec["memory"] = str(settings["memory"])
+    if "memory" in parsed:
+        spec["memory"] = parsed["memory"]
     return spec
 
 
