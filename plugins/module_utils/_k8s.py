@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.comfyops.comfyui.plugins.module_utils._docker import DockerValueError, image_reference
 from ansible_collections.comfyops.comfyui.plugins.module_utils._server_args import ArgsError, server_args
 
 # The GET routes ComfyUI 0.8.0 answers (recorded in tests/fixtures/comfyui-api): the only paths a probe may use.
@@ -34,6 +35,9 @@ REVISION = "deployment.kubernetes.io/revision"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 # resource.Quantity: a signed decimal with an optional binary/decimal suffix or exponent
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]{0,255}$")  # the API server's rule (IsEnvVarName)
 _QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$")
 _VERSION = re.compile(r"^1\.\d{1,2}(\.\d+)?$")
 
@@ -91,6 +95,58 @@ def _label(value: Any, where: str) -> str:
     return text
 
 
+def _subdomain(value: Any, where: str, wildcard: bool = False) -> str:
+    """A DNS-1123 subdomain (storage classes, Secrets, ingress classes and hosts; a host may start with '*.')."""
+    text = value[2:] if wildcard and isinstance(value, str) and value.startswith("*.") else value
+    if not isinstance(text, str) or not _DNS_SUBDOMAIN.match(text):
+        raise K8sError("%s must be a DNS name (lower-case a-z, 0-9, '-' and '.', at most 253), got %r" % (where, value))
+    return str(value)
+
+
+def _label_key(value: Any, where: str) -> str:
+    """A label key as the API server checks it: an optional DNS-subdomain prefix and '/', then a name of up to 63."""
+    prefix, _, name = value.rpartition("/") if isinstance(value, str) else ("", "", None)
+    if not isinstance(name, str) or not _LABEL_NAME.match(name) or (prefix and not _DNS_SUBDOMAIN.match(prefix)):
+        raise K8sError("%s: %r is not a label key ([dns.prefix/]name, the name 1-63 of A-Z a-z 0-9 - _ . starting and ending alphanumeric)" % (where, value))
+    return value  # type: ignore[no-any-return]
+
+
+def _label_value(value: Any, where: str) -> str:
+    text = "" if value is None else str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+    if text is None or len(text) > 63 or not _LABEL_VALUE.match(text):
+        raise K8sError("%s: %r is not a label value (0-63 of A-Z a-z 0-9 - _ . starting and ending alphanumeric)" % (where, value))
+    return text
+
+
+def _labels(raw: Any, where: str) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        raise K8sError("%s must be a map of label keys to values, got %r" % (where, raw))
+    return {_label_key(key, where + " key"): _label_value(value, "%s[%s]" % (where, key)) for key, value in raw.items()}
+
+
+def _env(raw: Any) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        raise K8sError("comfyui_deploy_environment must be a dict, got %r" % (raw,))
+    for key in raw:
+        if not isinstance(key, str) or not _ENV_NAME.match(key):
+            raise K8sError(
+                "comfyui_deploy_environment: %r is not an environment variable name (letters, digits, '-', '_' and '.', not starting with a digit)" % (key,)
+            )
+    return {str(key): str(value) for key, value in raw.items()}
+
+
+def _model_paths(raw: Any) -> dict[str, Any]:
+    """extra_model_paths.yaml's content: a map of section names to maps (ComfyUI's format)."""
+    if not raw:
+        return {}
+    if not isinstance(raw, Mapping) or not all(isinstance(section, Mapping) for section in raw.values()):
+        raise K8sError(
+            "comfyui_deploy_k8s_extra_model_paths must be a map of section names to maps (base_path, checkpoints, ...), as in "
+            "extra_model_paths.yaml; got %s" % type(raw).__name__
+        )
+    return dict(raw)
+
+
 def _quantity(value: Any, where: str) -> str:
     text = str(value)
     if isinstance(value, bool) or not _QUANTITY.match(text):
@@ -121,17 +177,20 @@ def _ingress(raw: Any) -> Ingress | None:
     auth = str(raw.get("auth", "basic"))
     if auth not in ("none", "basic", "url"):
         raise K8sError("comfyui_deploy_k8s_ingress.auth must be none, basic or url, got %r" % auth)
+    if not raw.get("host"):
+        raise K8sError("comfyui_deploy_k8s_ingress.host is required (the name clients use)")
     ingress = Ingress(
-        host=str(raw.get("host") or ""),
-        class_name=str(raw.get("class_name") or "nginx"),
-        tls_secret=str(raw.get("tls_secret") or ""),
+        host=_subdomain(raw.get("host"), "comfyui_deploy_k8s_ingress.host", wildcard=True),
+        class_name=_subdomain(raw.get("class_name") or "nginx", "comfyui_deploy_k8s_ingress.class_name"),
+        tls_secret=_subdomain(raw["tls_secret"], "comfyui_deploy_k8s_ingress.tls_secret") if raw.get("tls_secret") else "",
         auth=auth,
-        auth_secret=str(raw.get("auth_secret") or ""),
+        auth_secret=_subdomain(raw["auth_secret"], "comfyui_deploy_k8s_ingress.auth_secret") if raw.get("auth_secret") else "",
         auth_url=str(raw.get("auth_url") or ""),
         auth_signin=str(raw.get("auth_signin") or ""),
     )
-    if not ingress.host:
-        raise K8sError("comfyui_deploy_k8s_ingress.host is required (the name clients use)")
+    for key in ("auth_url", "auth_signin"):
+        if getattr(ingress, key) and (not getattr(ingress, key).startswith(("http://", "https://")) or any(c.isspace() for c in getattr(ingress, key))):
+            raise K8sError("comfyui_deploy_k8s_ingress.%s must be an http(s) URL, got %r" % (key, getattr(ingress, key)))
     if auth == "basic" and not ingress.auth_secret:
         raise K8sError("comfyui_deploy_k8s_ingress.auth_secret is required with auth: basic (a Secret holding an htpasswd 'auth' key)")
     if auth == "url" and not ingress.auth_url.startswith(("http://", "https://")):
@@ -145,9 +204,10 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     release = str(raw.get("release") or "")
     if not release or not _LABEL_VALUE.match(release) or len(release) > 63:
         raise K8sError("comfyui_deploy_release_id must be a label value (1-63 of A-Z, a-z, 0-9, -, _ and .), got %r" % release)
-    image = str(raw.get("image") or "")
-    if not image or any(char.isspace() for char in image):
-        raise K8sError("comfyui_deploy_image_repository:<release id> must be an image reference such as registry/comfyui:TAG, got %r" % image)
+    try:
+        image = image_reference(raw.get("image"), "comfyui_deploy_image_repository:<release id>")
+    except DockerValueError as exc:
+        raise K8sError(str(exc)) from None
     device = str(raw.get("device", "cuda"))
     instances_raw = raw.get("instances") or []
     if not isinstance(instances_raw, Sequence) or isinstance(instances_raw, (str, bytes)) or not instances_raw:
@@ -172,9 +232,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
             raise K8sError(str(exc)) from None
         args += ["--extra-model-paths-config", CONFIG + "/extra_model_paths.yaml"]
         instances.append(Instance(inst_name, int(item["port"]), gpus, args))
-    environment = raw.get("environment") or {}
-    if not isinstance(environment, Mapping):
-        raise K8sError("comfyui_deploy_environment must be a dict, got %r" % (environment,))
+    environment = _env(raw.get("environment") or {})
     access = str(raw.get("models_access_mode", "ReadWriteMany"))
     if access not in ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"):
         raise K8sError("comfyui_deploy_k8s_models_access_mode must be a PVC access mode such as ReadWriteMany, got %r" % access)
@@ -182,6 +240,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     allow = [{"kubernetes.io/metadata.name": "ingress-nginx"}] if allow is None else allow
     if not isinstance(allow, list) or not all(isinstance(item, Mapping) for item in allow):
         raise K8sError("comfyui_deploy_k8s_allow_from_namespaces must be a list of label maps, got %r" % (allow,))
+    allow = [_labels(item, "comfyui_deploy_k8s_allow_from_namespaces[%d]" % index) for index, item in enumerate(allow)]
     return Settings(
         name=name,
         namespace=_label(raw.get("namespace", "comfyui"), "comfyui_deploy_k8s_namespace"),
@@ -190,16 +249,16 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         instances=instances,
         startup_budget=_count(raw.get("startup_budget", 180), "comfyui_deploy_startup_budget", 1),
         probe_period=_count(raw.get("probe_period", 10), "comfyui_deploy_k8s_probe_period", 1),
-        environment={str(key): str(value) for key, value in environment.items()},
+        environment=environment,
         models_size=_quantity(raw.get("models_size", "200Gi"), "comfyui_deploy_k8s_models_size"),
         models_access_mode=access,
         data_size=_quantity(raw.get("data_size", "20Gi"), "comfyui_deploy_k8s_data_size"),
-        storage_class=str(raw.get("storage_class") or ""),
-        extra_model_paths=dict(raw.get("extra_model_paths") or {}),
+        storage_class=_subdomain(raw["storage_class"], "comfyui_deploy_k8s_storage_class") if raw.get("storage_class") else "",
+        extra_model_paths=_model_paths(raw.get("extra_model_paths")),
         ingress=_ingress(raw.get("ingress")),
-        allow_from_namespaces=[{str(k): str(v) for k, v in item.items()} for item in allow],
+        allow_from_namespaces=allow,
         max_unavailable=_count(raw.get("max_unavailable", 1), "comfyui_deploy_k8s_max_unavailable", 0),
-        labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+        labels=_labels(raw.get("labels") or {}, "comfyui_deploy_k8s_labels"),
         pull_allowance=_count(raw.get("pull_allowance", PULL_ALLOWANCE), "comfyui_deploy_k8s_pull_allowance"),
         disruption_budget=_flag(raw.get("disruption_budget", True), "comfyui_deploy_k8s_disruption_budget"),
     )
@@ -441,11 +500,22 @@ def validate(manifests: Sequence[Mapping[str, Any]], version: str) -> list[str]:
 
     if not _VERSION.match(str(version)):
         raise K8sError("comfyui_deploy_k8s_version must be a Kubernetes version such as 1.31, got %r" % version)
+    from kubernetes_validate.utils import SchemaNotFoundError
+
     errors: list[str] = []
-    for manifest in manifests:
+    for index, manifest in enumerate(manifests):
+        if not isinstance(manifest, Mapping) or not isinstance(manifest.get("apiVersion"), str) or not isinstance(manifest.get("kind"), str):
+            errors.append("document %d: not a Kubernetes manifest (a map with apiVersion and kind), got %s" % (index + 1, type(manifest).__name__))
+            continue
         name = manifest_name(manifest)
         try:
             kubernetes_validate.validate(dict(manifest), str(version), strict=True)
+        except SchemaNotFoundError:
+            errors.append(
+                "%s: %s %s is not a kind Kubernetes %s knows (a file that is not a manifest of this deploy?)"
+                % (name, manifest["apiVersion"], manifest["kind"], version)
+            )
+            continue
         except VersionNotSupportedError:
             raise K8sError(
                 "comfyui_deploy_k8s_version %s has no schemas in kubernetes-validate %s" % (version, kubernetes_validate.version.__version__)

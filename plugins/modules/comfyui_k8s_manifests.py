@@ -120,16 +120,21 @@ def _file_name(index, manifest):
 
 
 def _read(dest):
+    """The manifests of the YAML files in `dest`, and a sentence for each document that is not one (named by file)."""
     files = sorted(name for name in os.listdir(dest) if name.endswith((".yaml", ".yml")))
-    manifests, paths = [], []
+    manifests, paths, problems = [], [], []
     for name in files:
         path = os.path.join(dest, name)
         with open(path, encoding="utf-8") as handle:
-            for doc in yaml.safe_load_all(handle):
-                if doc:
-                    manifests.append(doc)
-                    paths.append(path)
-    return manifests, paths
+            for number, doc in enumerate(yaml.safe_load_all(handle), 1):
+                if not doc:
+                    continue
+                if not isinstance(doc, dict) or not isinstance(doc.get("apiVersion"), str) or not isinstance(doc.get("kind"), str):
+                    problems.append("%s: document %d is not a Kubernetes manifest (a map with apiVersion and kind)" % (path, number))
+                    continue
+                manifests.append(doc)
+                paths.append(path)
+    return manifests, paths, problems
 
 
 def main():
@@ -151,12 +156,13 @@ def main():
         if p["mode"] == "validate":
             if not os.path.isdir(dest):
                 module.fail_json(msg="comfyui_k8s_manifests: dest %s is not a directory of manifests" % dest, errors=[], written=[])
-            manifests, files = _read(dest)
+            manifests, files, errors = _read(dest)
         else:
             manifests = render(parse_settings(p["settings"]))
             files = [os.path.join(dest, _file_name(index, manifest)) for index, manifest in enumerate(manifests)]
-        errors = validate(manifests, p["version"])
-    except (K8sError, yaml.YAMLError) as exc:
+            errors = []
+        errors += validate(manifests, p["version"])
+    except (K8sError, yaml.YAMLError, UnicodeDecodeError) as exc:
         module.fail_json(msg="comfyui_k8s_manifests: %s" % exc, errors=[str(exc)], written=[])
     if errors:
         module.fail_json(

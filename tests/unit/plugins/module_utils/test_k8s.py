@@ -109,6 +109,53 @@ def test_bad_settings_are_refused_with_the_variable_named(change, named):
         manifests(**change)
 
 
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # issue 26: each passed the offline validation before, and the API server would have refused it
+        ({"labels": {"../evil key!": "x"}}, "comfyui_deploy_k8s_labels key: '../evil key!' is not a label key"),
+        ({"labels": {"team": "a\nb"}}, "comfyui_deploy_k8s_labels[team]: 'a\\nb' is not a label value"),
+        ({"labels": {"team": "x" * 64}}, "is not a label value"),
+        ({"labels": {"example.org/team": "ml", "Bad_Prefix/x": "y"}}, "'Bad_Prefix/x' is not a label key"),
+        ({"environment": {"BAD KEY": "x"}}, "comfyui_deploy_environment: 'BAD KEY' is not an environment variable name"),
+        ({"environment": {"1X": "x"}}, "'1X' is not an environment variable name"),
+        ({"storage_class": "Fast SSD"}, "comfyui_deploy_k8s_storage_class must be a DNS name"),
+        ({"ingress": {"host": "comfy.example\nx", "auth": "none"}}, "comfyui_deploy_k8s_ingress.host must be a DNS name"),
+        ({"ingress": {"host": "Comfy.Example", "auth": "none"}}, "comfyui_deploy_k8s_ingress.host must be a DNS name"),
+        ({"ingress": {"host": "c.example", "auth": "basic", "auth_secret": "my secret"}}, "comfyui_deploy_k8s_ingress.auth_secret must be a DNS name"),
+        ({"ingress": {"host": "c.example", "auth": "url", "auth_url": "https://auth.example/x y"}}, "comfyui_deploy_k8s_ingress.auth_url must be"),
+        ({"allow_from_namespaces": [{"kubernetes.io/metadata.name": "ingress nginx"}]}, "comfyui_deploy_k8s_allow_from_namespaces[0]["),
+        ({"image": "registry.example/comfyui:r1 --privileged"}, "comfyui_deploy_image_repository:<release id>: 'registry.example/comfyui:r1 --privileged'"),
+        ({"extra_model_paths": ["checkpoints"]}, "comfyui_deploy_k8s_extra_model_paths must be a map of section names to maps"),  # crashed
+        ({"extra_model_paths": {"comfyops": "models/"}}, "comfyui_deploy_k8s_extra_model_paths must be a map of section names to maps"),
+    ],
+)
+def test_values_the_api_server_would_refuse_are_refused_here_naming_the_variable(change, named):
+    with pytest.raises(K8sError) as caught:
+        manifests(**change)
+    assert named in str(caught.value)
+
+
+def test_real_names_labels_and_hosts_pass():
+    docs = manifests(
+        labels={"example.org/team": "ml-platform", "tier": ""},
+        storage_class="fast-ssd.example.org",
+        ingress={"host": "*.comfy.example.org", "auth": "none", "class_name": "nginx"},
+        environment={"HF_HOME": "/data/hf", "my.setting-1": "x"},
+        extra_model_paths={"nas": {"base_path": "/mnt/nas", "checkpoints": "ckpt/"}},
+    )
+    assert validate(docs, "1.31") == []
+
+
+def test_a_yaml_that_is_no_manifest_of_ours_is_an_error_not_a_crash():
+    docs = manifests()
+    errors = validate([*docs, {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": []}, ["a", "list"]], "1.31")
+    assert errors == [
+        "Kustomization/?: kustomize.config.k8s.io/v1beta1 Kustomization is not a kind Kubernetes 1.31 knows (a file that is not a manifest of this deploy?)",
+        "document %d: not a Kubernetes manifest (a map with apiVersion and kind), got list" % (len(docs) + 2),
+    ]
+
+
 def test_a_negative_gpu_count_in_a_manifest_fails_with_the_field_named():
     docs = manifests()
     by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = -1

@@ -121,3 +121,21 @@ def test_release_module_refuses_ids_that_leave_releases(tmp_path, rid):
     out = run_module(tmp_path, "comfyops.comfyui.comfyui_release", {"base": str(base), "state": "absent", "id": rid})
     assert out["failed"] and "is not allowed" in out["msg"]
     assert (base / "shared" / "models" / "keep.bin").exists() and (base / "releases" / "A").is_dir()
+
+
+def test_k8s_manifests_validate_mode_names_a_yaml_file_that_is_no_manifest(tmp_path):
+    """Issue 26: before, any other YAML file in the folder (a kustomization, a list) crashed validate mode."""
+    dest = tmp_path / "manifests"
+    rendered = run_module(
+        tmp_path,
+        "comfyops.comfyui.comfyui_k8s_manifests",
+        {"dest": str(dest), "settings": {"release": "r1", "image": "registry.example/comfyui:r1", "instances": [{"name": "gpu0", "port": 8188}]}},
+    )
+    assert not rendered.get("failed"), rendered.get("msg")
+    (dest / "kustomization.yaml").write_text("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n")
+    (dest / "notes.yml").write_text("- just\n- a list\n")
+    out = run_module(tmp_path, "comfyops.comfyui.comfyui_k8s_manifests", {"dest": str(dest), "mode": "validate"})
+    assert out["failed"] and "Traceback" not in out.get("module_stderr", "")
+    assert "%s: document 1 is not a Kubernetes manifest" % (dest / "notes.yml") in out["msg"]
+    assert "Kustomization is not a kind Kubernetes 1.31 knows" in out["msg"]
+    assert len(out["errors"]) == 2, out["errors"]
