@@ -61,6 +61,8 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 COPY_TRIES = 3
 PRE_RESTORE = "pre-restore"
 SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+# What restic says when it cannot reach a repository (as opposed to finding none there): not "not initialised yet"
+UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "network is unreachable", "no route to host", "tls handshake", "dial tcp")
 RESTIC_LOCKED = re.compile(r"repository is already locked (?:exclusively )?by PID (\d+) on (\S+) by (.+?) \(")
 
 
@@ -211,6 +213,8 @@ class Restic:
         if locked_by(done.stderr):
             return True
         text = done.stderr.lower()
+        if any(sign in text for sign in UNREACHABLE):
+            raise BackupError("the repository %s cannot be reached: %s" % (self.describe(), self.hide(done.stderr.strip()[-500:])))
         if "does not exist" in text or "is there a repository" in text or "unable to open config file" in text:
             return False
         raise BackupError("restic cannot open the repository %s: %s" % (self.describe(), self.hide(done.stderr.strip()[-500:])))
@@ -371,15 +375,29 @@ def copy_stable(source: str, target: str) -> bool | None:
     return None
 
 
+# A restic tag is split on commas, and ours are key=value: a host or an instance name that carried a ',' or a '=' could
+# forge another tag (a host 'a,release=forged'). They become tags only as these names.
+HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+INSTANCE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+INSTANCES_SEPARATOR = "+"  # instances=a+b (restic would split a+b written with a comma into two tags)
+
+
+def tag_part(value: Any, option: str, pattern: re.Pattern[str]) -> str:
+    """`value` when it can be part of a restic tag (no ',', '=', space or newline), else BackupError naming `option`."""
+    if not isinstance(value, str) or not pattern.match(value):
+        raise BackupError("%s: %r cannot name a backup (a host name, or an instance name of a-z, 0-9, '_' and '-'; no ',', '=' or spaces)" % (option, value))
+    return value
+
+
 class BackupSet:
     """Gathers the backup set of one deploy base into its staging directory."""
 
     def __init__(self, base: str, instances: list[str], max_age_days: float = 14, health_dir: str | None = None, host: str | None = None) -> None:
         self.base = os.path.abspath(base)
-        self.instances = instances
+        self.instances = [tag_part(name, "instances[%d]" % index, INSTANCE_RE) for index, name in enumerate(instances)]
         self.max_age = max_age_days * 86400
         self.health_dir = health_dir
-        self.host = host or socket.gethostname()
+        self.host = tag_part(host or socket.gethostname(), "host", HOST_RE)
         self.root = os.path.join(self.base, "backup")
         self.staging = os.path.join(self.root, STAGING)
 
@@ -453,10 +471,23 @@ class BackupSet:
         }
 
     def gather(self) -> Gathered:
-        """Bring the staging tree up to date with the set; write meta/ and manifest.json."""
+        """Bring the staging tree up to date with the set; write meta/ and manifest.json. The base must exist (a
+        missing one is a mistake, not an empty backup); backup/ and backup/staging must be directories of the base,
+        not links (a link planted there would make the backup write outside it)."""
+        if not os.path.isdir(self.base):
+            raise BackupError("base: %s does not exist (or is not a directory): nothing to back up; give the deploy's comfyui_deploy_base" % self.base)
+        for path in (self.root, self.staging):
+            if os.path.islink(path):
+                raise BackupError("%s is a symbolic link (to %s); the backup writes only into real directories of the base" % (path, os.readlink(path)))
+        try:
+            inside(self.base, os.path.relpath(self.staging, self.base), "staging")
+        except PathError as exc:
+            raise BackupError(str(exc)) from None
         os.makedirs(self.root, mode=0o700, exist_ok=True)
-        os.chmod(self.root, 0o700)
+        os.chmod(self.root, 0o700, follow_symlinks=False)
         os.makedirs(self.staging, mode=0o700, exist_ok=True)
+        if os.path.islink(self.root) or os.path.islink(self.staging):  # made a link between the checks and now
+            raise BackupError("%s or %s became a symbolic link while the backup ran" % (self.root, self.staging))
         done = Gathered(self.staging)
         wanted: set[str] = set()
         for source, relative, _st, _bounded in self.walk():
@@ -638,7 +669,8 @@ class Backups:
             yield
 
     def tags(self, release_id: str) -> list[str]:
-        return ["comfyops", "host=%s" % self.set.host, "release=%s" % (release_id or "none"), "instances=%s" % ",".join(self.set.instances)]
+        release = tag_part(release_id, "release id", re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")) if release_id else "none"
+        return ["comfyops", "host=%s" % self.set.host, "release=%s" % release, "instances=%s" % INSTANCES_SEPARATOR.join(self.set.instances)]
 
     # -- operations -------------------------------------------------------------------------
     def backup(self, include_outputs: bool = False, extra_tags: list[str] | None = None) -> dict[str, Any]:
@@ -874,7 +906,7 @@ class Backups:
                 "time": s.time,
                 "host": s.tag("host") or s.hostname,
                 "release": s.tag("release"),
-                "instances": [i for i in s.tag("instances").split(",") if i],
+                "instances": [i for i in re.split(r"[+,]", s.tag("instances")) if i],  # ',' in snapshots of before 0.6
                 "tags": list(s.tags),
                 "verified": verified.get(s.id),
                 "damaged": s.id in damaged,
@@ -916,6 +948,31 @@ RESTIC_OPTIONS: dict[str, dict[str, Any]] = {
     "restic": {"type": "str", "default": "restic"},
     "cache_dir": {"type": "path"},
 }
+# Ranges of the numeric options (keep_last -1 silently became 0 before).
+RANGES: dict[str, tuple[float, float]] = {
+    "keep_last": (1, 100000),
+    "keep_daily": (0, 100000),
+    "keep_weekly": (0, 100000),
+    "max_age_days": (0.001, 36500),
+    "lock_wait": (0, 86400),
+}
+
+
+def check_ranges(params: dict[str, Any]) -> None:
+    """BackupError naming the first option outside its range (keep_last keeps at least the newest snapshot)."""
+    for option, (low, high) in RANGES.items():
+        value = params.get(option)
+        if value is not None and not low <= value <= high:
+            raise BackupError("%s: %r is outside %s to %s" % (option, value, ("%g" % low), ("%g" % high)))
+
+
+def repository_secrets(repository: str) -> list[str]:
+    """The credentials inside a repository URL (rest:https://user:password@host/, s3:https://key:secret@host/...):
+    the modules add them to what Ansible never shows."""
+    found = re.findall(r"://([^/@\s]+)@", str(repository or ""))
+    return [part for userinfo in found for part in [userinfo, *userinfo.split(":")] if part]
+
+
 RESTIC_PASSWORD_RULES: dict[str, Any] = {"required_one_of": [("password", "password_file")], "mutually_exclusive": [("password", "password_file")]}
 
 

@@ -65,19 +65,19 @@ options:
     description: With V(restored) and no O(snapshot), the newest snapshot of this host name (disaster recovery onto a new host).
     type: str
   keep_last:
-    description: With V(pruned), keep the newest this many.
+    description: With V(pruned), keep the newest this many (1 to 100000; a value outside fails naming the option).
     type: int
     default: 7
   keep_daily:
-    description: With V(pruned), keep the newest of each of the last this many days with snapshots.
+    description: With V(pruned), keep the newest of each of the last this many days with snapshots (0 to 100000).
     type: int
     default: 30
   keep_weekly:
-    description: With V(pruned), keep the newest of each of the last this many weeks with snapshots.
+    description: With V(pruned), keep the newest of each of the last this many weeks with snapshots (0 to 100000).
     type: int
     default: 8
   lock_wait:
-    description: Seconds to wait for a live lock (of the repository, or of another operation on this host).
+    description: Seconds to wait for a live lock (of the repository, or of another operation on this host); 0 to 86400.
     type: float
     default: 600
   textfile_dir:
@@ -144,7 +144,9 @@ from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import (
     RESTIC_PASSWORD_RULES,
     BackupError,
     Backups,
+    check_ranges,
     password_file,
+    repository_secrets,
     restic_for,
     write_metrics,
 )
@@ -175,7 +177,9 @@ def main():
         **RESTIC_PASSWORD_RULES,
     )
     p = module.params
+    module.no_log_values.update(repository_secrets(p["repository"]))  # a rest:/s3: URL may carry credentials
     try:
+        check_ranges(p)
         with password_file(p["password"], p["password_file"]) as secret:
             restic = restic_for(p, secret)
             backups = Backups(p["base"], restic, p["instances"], max_age_days=p["max_age_days"], health_dir=p["health_dir"], host=p["host"])

@@ -86,6 +86,7 @@ from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import (
     BackupError,
     Backups,
     password_file,
+    repository_secrets,
     restic_for,
 )
 
@@ -104,6 +105,7 @@ def main():
         **RESTIC_PASSWORD_RULES,
     )
     p = module.params
+    module.no_log_values.update(repository_secrets(p["repository"]))  # a rest:/s3: URL may carry credentials
     try:
         with password_file(p["password"], p["password_file"]) as secret:
             backups = Backups(p["base"], restic_for(p, secret))
