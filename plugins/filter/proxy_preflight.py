@@ -14,8 +14,9 @@ description:
     server name as a host name, paths through the path helper, numbers within their ranges), so that none can end a
     directive and open another."
   - "Settings that are valid but dangerous need their opt-in: trusting the SSO header from every address (a network of
-    prefix length 0, such as V(0.0.0.0/0)) needs O(_input.allow_sso_from_anywhere); no authentication on an address
-    that is not loopback needs O(_input.allow_no_auth)."
+    prefix length 0, such as V(0.0.0.0/0)) needs C(allow_sso_from_anywhere) (the role's
+    C(comfyui_proxy_allow_sso_from_anywhere)); no authentication on an address that is not loopback needs
+    C(allow_no_auth) (the role's C(comfyui_proxy_allow_no_auth))."
   - Returns an empty list when the input is usable; the role's preflight fails with all of them at once otherwise.
     Token values and passwords are never part of a message.
 author:

@@ -105,7 +105,7 @@ def _subdomain(value: Any, where: str, wildcard: bool = False) -> str:
 
 def _label_key(value: Any, where: str) -> str:
     """A label key as the API server checks it: an optional DNS-subdomain prefix and '/', then a name of up to 63."""
-    prefix, _, name = value.rpartition("/") if isinstance(value, str) else ("", "", None)
+    prefix, _slash, name = value.rpartition("/") if isinstance(value, str) else ("", "", None)
     if not isinstance(name, str) or not _LABEL_NAME.match(name) or (prefix and not _DNS_SUBDOMAIN.match(prefix)):
         raise K8sError("%s: %r is not a label key ([dns.prefix/]name, the name 1-63 of A-Z a-z 0-9 - _ . starting and ending alphanumeric)" % (where, value))
     return value  # type: ignore[no-any-return]

@@ -88,7 +88,7 @@ def test_a_value_nginx_could_misread_is_refused_naming_the_option(key, value, me
 
 def test_every_problem_is_reported_at_once():
     problems = proxy_preflight(dict(GOOD, rate="x", max_body_size=INJECTION, access_log="x", listen_addresses=["nowhere"]))
-    assert [p.split(":")[0] for p in problems] == [
+    assert [p.split(":", maxsplit=1)[0] for p in problems] == [
         "comfyui_proxy_rate",
         "comfyui_proxy_max_body_size",
         "comfyui_proxy_access_log",

@@ -52,7 +52,13 @@ def test_anything_else_is_refused_naming_the_entry(entry, message):
 
 
 def test_a_nodes_index_options_are_dropped_and_said_with_no_credentials():
-    text = "# pinned by the node\n--extra-index-url https://deployer:s3cret@pypi.example.org/simple\ngoodhelper \\\n  >=0.3  # a comment\n-f https://wheels.example.org/\n--pre\n"
+    text = (
+        "# pinned by the node\n"
+        "--extra-index-url https://deployer:s3cret@pypi.example.org/simple\n"
+        "goodhelper \\\n  >=0.3  # a comment\n"
+        "-f https://wheels.example.org/\n"
+        "--pre\n"
+    )
     kept, notes = _requirement.node_requirements(text, "Good-Pack")
     assert kept == "goodhelper   >=0.3\n"
     assert len(notes) == 3 and all(note.startswith("custom node 'Good-Pack': requirements.txt line ") for note in notes)
