@@ -80,7 +80,7 @@ link:
 # Stages joined by + run at once (tests/stages.sh), where one leaves a core idle that the other can use: lint, sanity,
 # build and docs are one process each most of the time, and the unit tests wait on servers and restic; the coverage
 # report runs beside molecule. The system tests keep both cores busy on their own (measured: no idle time).
-TEST_STAGES ?= lint:90+sanity:150+build:90+docs:120+unit:330 system:660 coverage-report:30+molecule:1080
+TEST_STAGES ?= lint:150+sanity:240+build:90+docs:120+unit:330 system:630 coverage-report:30+molecule:1080
 test: venv
 	@rm -rf build/coverage
 	@tests/stages.sh "$(MAKE)" $(TEST_STAGES)
