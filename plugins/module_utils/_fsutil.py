@@ -102,6 +102,12 @@ def inside(root: str, relative: Any, option: str) -> str:
     return resolved
 
 
+def shown(value: Any, limit: int = 120) -> str:
+    """How a refused value appears in a message: its repr, cut to `limit` characters (a huge value stays readable)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 # An absolute path on a managed host, as written into another program's configuration or command line: checked
 # lexically (the host is not this machine), so no link can be resolved here; the roles create such paths root-owned.
 ABS_PATH_RE = re.compile(r"^(/[A-Za-z0-9._+@-]+)+$")

@@ -16,7 +16,7 @@ import ipaddress
 import re
 from typing import Any
 
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, absolute_path
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, absolute_path, shown
 
 
 class NginxValueError(ValueError):
@@ -32,22 +32,18 @@ PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]{0,99}(=[A-Za-z0-9.+~:-]{1,100})?$
 TLS_PROTOCOLS = ("TLSv1.2", "TLSv1.3")  # the versions nginx may accept here; TLS 1.0 and 1.1 are broken and not offered
 
 
-def _shown(value: Any) -> str:
-    return repr(value) if len(repr(value)) <= 120 else repr(value)[:117] + "..."
-
-
 def size(value: Any, option: str) -> str:
     """A size such as ``64m``: up to nine digits and an optional unit k, m or g."""
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     if not isinstance(text, str) or not SIZE_RE.match(text):
-        raise NginxValueError("%s: %s is not a size; give digits and an optional unit k, m or g (such as 64m)" % (option, _shown(value)))
+        raise NginxValueError("%s: %s is not a size; give digits and an optional unit k, m or g (such as 64m)" % (option, shown(value)))
     return text.lower()
 
 
 def rate(value: Any, option: str) -> str:
     """A request rate: ``Nr/s`` or ``Nr/m``, N from 1 to 999999."""
     if not isinstance(value, str) or not RATE_RE.match(value):
-        raise NginxValueError("%s: %s is not a rate; give requests per second or minute, such as 20r/s or 300r/m" % (option, _shown(value)))
+        raise NginxValueError("%s: %s is not a rate; give requests per second or minute, such as 20r/s or 300r/m" % (option, shown(value)))
     return value
 
 
@@ -59,7 +55,7 @@ def integer(value: Any, option: str, low: int, high: int) -> int:
     elif isinstance(value, str) and re.match(r"^[0-9]{1,10}$", value):
         number = int(value)
     if number is None or not low <= number <= high:
-        raise NginxValueError("%s: %s is not a whole number from %d to %d" % (option, _shown(value), low, high))
+        raise NginxValueError("%s: %s is not a whole number from %d to %d" % (option, shown(value), low, high))
     return number
 
 
@@ -70,12 +66,12 @@ def port(value: Any, option: str) -> int:
 def tls_protocols(values: Any, option: str) -> list[str]:
     """One or more of TLSv1.2 and TLSv1.3, each once."""
     if isinstance(values, str) or not isinstance(values, (list, tuple)) or not values:
-        raise NginxValueError("%s: a list of TLS versions is expected (%s), not %s" % (option, ", ".join(TLS_PROTOCOLS), _shown(values)))
+        raise NginxValueError("%s: a list of TLS versions is expected (%s), not %s" % (option, ", ".join(TLS_PROTOCOLS), shown(values)))
     for index, value in enumerate(values):
         if value not in TLS_PROTOCOLS:
-            raise NginxValueError("%s[%d]: %s is not one of %s" % (option, index, _shown(value), ", ".join(TLS_PROTOCOLS)))
+            raise NginxValueError("%s[%d]: %s is not one of %s" % (option, index, shown(value), ", ".join(TLS_PROTOCOLS)))
     if len(set(values)) != len(values):
-        raise NginxValueError("%s: %s names a version twice" % (option, _shown(values)))
+        raise NginxValueError("%s: %s names a version twice" % (option, shown(values)))
     return list(values)
 
 
@@ -84,7 +80,7 @@ def address(value: Any, option: str) -> str:
     try:
         return str(ipaddress.ip_address(value.strip("[]") if isinstance(value, str) else value))
     except ValueError:
-        raise NginxValueError("%s: %s is not an IP address (such as 0.0.0.0, 192.0.2.10 or ::)" % (option, _shown(value))) from None
+        raise NginxValueError("%s: %s is not an IP address (such as 0.0.0.0, 192.0.2.10 or ::)" % (option, shown(value))) from None
 
 
 def network(value: Any, option: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -94,13 +90,13 @@ def network(value: Any, option: str) -> ipaddress.IPv4Network | ipaddress.IPv6Ne
             raise ValueError(value)
         return ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise NginxValueError("%s: %s is not an address or a network (such as 10.0.0.5 or 10.0.0.0/24)" % (option, _shown(value))) from None
+        raise NginxValueError("%s: %s is not an address or a network (such as 10.0.0.5 or 10.0.0.0/24)" % (option, shown(value))) from None
 
 
 def header_name(value: Any, option: str) -> str:
     """An HTTP header name made of letters, digits and '-' (it also names an nginx variable)."""
     if not isinstance(value, str) or not HEADER_RE.match(value):
-        raise NginxValueError("%s: %s is not a header name; use 1-64 letters, digits and '-' (such as X-Auth-Token)" % (option, _shown(value)))
+        raise NginxValueError("%s: %s is not a header name; use 1-64 letters, digits and '-' (such as X-Auth-Token)" % (option, shown(value)))
     return value
 
 
@@ -108,7 +104,7 @@ def server_name(value: Any, option: str) -> str:
     """A host name, or a wildcard one (``*.example.org``), up to 253 characters."""
     name = value[2:] if isinstance(value, str) and value.startswith("*.") else value
     if not isinstance(name, str) or not name or len(value) > 253 or not all(LABEL_RE.match(label) for label in name.split(".")):
-        raise NginxValueError("%s: %s is not a host name (labels of letters, digits, '-' and '_', dot-separated)" % (option, _shown(value)))
+        raise NginxValueError("%s: %s is not a host name (labels of letters, digits, '-' and '_', dot-separated)" % (option, shown(value)))
     return str(value)
 
 
@@ -123,5 +119,5 @@ def path(value: Any, option: str) -> str:
 def package(value: Any, option: str) -> str:
     """A Debian package name with an optional version pin (``nginx`` or ``nginx=1.22.1-9``); never an option."""
     if not isinstance(value, str) or not PACKAGE_RE.match(value):
-        raise NginxValueError("%s: %s is not a package name, with an optional =version" % (option, _shown(value)))
+        raise NginxValueError("%s: %s is not a package name, with an optional =version" % (option, shown(value)))
     return value

@@ -19,7 +19,7 @@ import importlib
 import re
 from typing import Any
 
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, absolute_path
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, absolute_path, shown
 from ansible_collections.comfyops.comfyui.plugins.module_utils._http import redact_url
 
 
@@ -47,34 +47,31 @@ PLAIN_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(\[[A-Za-z0-9._
 DROPPED = ("--extra-index-url", "--index-url", "-i", "--find-links", "-f", "--pre", "--prefer-binary")
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
 def package(value: Any, option: str) -> str:
     """`value` (stripped) when it is a PEP 508 requirement or an absolute path to a package archive; else RequirementError."""
     if not isinstance(value, str) or not value.strip() or any(c in value for c in "\x00\r\n"):
-        raise RequirementError("%s: %s is not a package: give a requirement such as 'requests>=2.31' or the absolute path of a wheel" % (option, _shown(value)))
+        raise RequirementError(
+            "%s: %s is not a package: give a requirement such as 'requests>=2.31' or the absolute path of a wheel" % (option, shown(value, 160))
+        )
     text = value.strip()
     if text.startswith("-"):
-        raise RequirementError("%s: %s starts with '-', so pip would read it as an option; give a requirement, never an option" % (option, _shown(value)))
+        raise RequirementError("%s: %s starts with '-', so pip would read it as an option; give a requirement, never an option" % (option, shown(value, 160)))
     if text.startswith(("/", ".")):
         try:
             absolute_path(text, option)
         except PathError as exc:
             raise RequirementError(str(exc)) from None
         if not ARCHIVE_RE.search(text):
-            raise RequirementError("%s: %s is a path, but not of a wheel or source archive (.whl, .tar.gz, .zip)" % (option, _shown(value)))
+            raise RequirementError("%s: %s is a path, but not of a wheel or source archive (.whl, .tar.gz, .zip)" % (option, shown(value, 160)))
         return text
     if PACKAGING is None:
         if not PLAIN_RE.match(text):
-            raise RequirementError("%s: %s is not a requirement (name, extras and versions; packaging is not installed here)" % (option, _shown(value)))
+            raise RequirementError("%s: %s is not a requirement (name, extras and versions; packaging is not installed here)" % (option, shown(value, 160)))
         return text
     try:
         PACKAGING.Requirement(text)
     except PACKAGING.InvalidRequirement as exc:
-        raise RequirementError("%s: %s is not a PEP 508 requirement: %s" % (option, _shown(value), str(exc).splitlines()[0][:200])) from None
+        raise RequirementError("%s: %s is not a PEP 508 requirement: %s" % (option, shown(value, 160), str(exc).splitlines()[0][:200])) from None
     return text
 
 
