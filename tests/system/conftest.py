@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "build" / "collections"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "support"))
+
+# The demo inventory names a `monitoring` group, so the comfyops.comfyui.alerts callback sends a failed run's alert to
+# its Alertmanager (127.0.0.1:9093), which no system test but the monitoring ones runs: each failing run then spent
+# the callback's whole delivery budget (10 s) retrying a refused connection, and every later run of the same site
+# 10 s more on the spooled alert (test_deploy_safety: 135 s alone, 107 s with a 1 s budget). The callback still runs,
+# fails to deliver and spools, within 1 s; test_alerts_callback, which tests delivery, sets its own settings.
+os.environ.setdefault("COMFYOPS_ALERT_BUDGET", "1")
 
 # pytest-xdist (--dist loadfile) hands whole test modules to its workers, and two of its habits made the system stage's
 # time a draw: it queues the modules with the most tests first (ties in pytest-randomly's shuffled order), which says
