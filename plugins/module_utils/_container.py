@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils import _docker
+from ansible_collections.comfyops.comfyui.plugins.module_utils._envfile import EnvError, split_secrets
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, absolute_path
 from ansible_collections.comfyops.comfyui.plugins.module_utils._server_args import ArgsError, server_args
 
@@ -36,7 +37,8 @@ def container_spec(instance: Mapping[str, Any], settings: Mapping[str, Any]) -> 
     """community.docker.docker_container options for one instance; every value that reaches Docker is parsed first
     (module_utils/_docker.py), and ContainerError names the variable.
 
-    settings: base, image, prefix, listen, device, vram_mode, whitelist_nodes, extra_args, environment (the instance's
+    settings: base, image, prefix, listen, device, vram_mode, whitelist_nodes, extra_args, environment and secret_names
+    (the secrets are named in secret_env, never valued: instances.yml adds them; the instance's
     environment is added), user ("uid:gid"), startup_budget, stop_timeout, network_mode, log_driver, log_max_size,
     log_max_files, restart_policy, memory (optional), release.
     """
@@ -136,9 +138,15 @@ def _spec(instance: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str,
         "TRITON_CACHE_DIR": cache + "/triton",
         "CUDA_CACHE_PATH": cache + "/nv",
         "HF_HOME": cache + "/huggingface",
-        **{str(k): str(v) for k, v in (settings.get("environment") or {}).items()},
-        **{str(k): str(v) for k, v in (instance.get("environment") or {}).items()},
     }
+    # a release keeps this spec: the secrets (filter secret_env) are not in it, only their names; instances.yml adds
+    # their values from the current inventory when it starts the container
+    operator = {str(k): v for k, v in {**(settings.get("environment") or {}), **(instance.get("environment") or {})}.items()}
+    try:
+        parts = split_secrets(operator, settings.get("secret_names") or [], "comfyui_deploy_environment")
+    except EnvError as exc:
+        raise ContainerError(str(exc)) from None
+    environment.update(parts["public"])
     log_options: dict[str, str] = {}
     if log_driver in ("json-file", "local"):
         log_options = {
@@ -152,6 +160,7 @@ def _spec(instance: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str,
         "image": parsed["image"],
         "command": args,
         "env": environment,
+        "secret_env": parts["record"]["names"],
         "user": parsed["user"],
         "network_mode": parsed["network_mode"],
         "mounts": [
@@ -207,7 +216,8 @@ def compose_file(specs: Sequence[Mapping[str, Any]], extras: Mapping[str, Any]) 
             "image": spec["image"],
             "container_name": spec["name"],
             "command": list(spec["command"]),
-            "environment": dict(spec["env"]),
+            # a secret is named without a value: compose takes it from the environment it runs in
+            "environment": {**dict(spec["env"]), **{name: None for name in spec.get("secret_env", [])}},
             "user": spec["user"],
             "network_mode": spec["network_mode"],
             "init": True,

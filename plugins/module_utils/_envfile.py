@@ -9,12 +9,25 @@ characters. Nothing here is ever ``source``d by a shell: the standalone control 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _ESCAPED = {"\\": "\\\\", '"': '\\"', "$": "\\$", "`": "\\`"}
+
+
+# A variable whose name holds one of these words is a secret (HF_TOKEN, AWS_SECRET_ACCESS_KEY, DB_PASSWORD, ...), and so
+# is every name listed in comfyui_deploy_secret_names: its value never goes into a release, a container spec kept in
+# a release, a manifest file or a backup.
+SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "KEY", "CREDENTIAL", "AUTH", "COOKIE", "SESSION")
+
+
+def is_secret(name: str, names: Iterable[str] = ()) -> bool:
+    return name in set(names) or any(word in name.upper() for word in SECRET_WORDS)
 
 
 class EnvError(ValueError):
@@ -36,6 +49,21 @@ def check_env(env: dict[str, Any], where: str) -> dict[str, str]:
             raise EnvError("%s.%s: the value holds a newline or another control character, which no environment file can carry" % (where, name))
         checked[name] = text
     return checked
+
+
+def split_secrets(env: dict[str, Any], names: Any = (), where: str = "environment") -> dict[str, Any]:
+    """{public, secret, record}: the checked environment split by `is_secret`; record = {names, digest}, what a release
+    keeps of the secrets (sha256 of the sorted name/value pairs; nothing a reader of the release does not already have:
+    the service user, who may read the release, gets the values themselves in its environment)."""
+    if names is None:
+        names = []
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and NAME_RE.match(n) for n in names):
+        raise EnvError("comfyui_deploy_secret_names: expected a list of variable names, got %r" % (names,))
+    checked = check_env(env or {}, where)
+    secret = {k: v for k, v in checked.items() if is_secret(k, names)}
+    public = {k: v for k, v in checked.items() if k not in secret}
+    digest = hashlib.sha256(json.dumps(sorted(secret.items())).encode("utf-8")).hexdigest()
+    return {"public": public, "secret": secret, "record": {"names": sorted(secret), "digest": "sha256:" + digest}}
 
 
 def quote(text: str) -> str:

@@ -86,6 +86,9 @@ class Settings:
     labels: dict[str, str] = field(default_factory=dict)
     pull_allowance: int = PULL_ALLOWANCE
     disruption_budget: bool = True
+    # what the deploy knows of the secret environment: {names, digest} (filter secret_env's record), never a value; the
+    # values are in the Secret <name>-env, which the role applies from the current inventory
+    secrets: dict[str, Any] = field(default_factory=dict)
 
 
 def _label(value: Any, where: str) -> str:
@@ -133,6 +136,21 @@ def _env(raw: Any) -> dict[str, str]:
                 "comfyui_deploy_environment: %r is not an environment variable name (letters, digits, '-', '_' and '.', not starting with a digit)" % (key,)
             )
     return {str(key): str(value) for key, value in raw.items()}
+
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _secrets(raw: Any) -> dict[str, Any]:
+    """{names, digest} of the secret environment (filter secret_env, part record); K8sError naming the setting."""
+    if not raw:
+        return {}
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("names"), list) or not _DIGEST.match(str(raw.get("digest", ""))):
+        raise K8sError("settings.secrets must be {names: [...], digest: sha256:<hex>} (filter secret_env, part record), got a %s" % type(raw).__name__)
+    for key in raw["names"]:
+        if not isinstance(key, str) or not _ENV_NAME.match(key):
+            raise K8sError("settings.secrets.names: %r is not an environment variable name" % (key,))
+    return {"names": sorted(raw["names"]), "digest": str(raw["digest"])}
 
 
 def _model_paths(raw: Any) -> dict[str, Any]:
@@ -261,6 +279,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         labels=_labels(raw.get("labels") or {}, "comfyui_deploy_k8s_labels"),
         pull_allowance=_count(raw.get("pull_allowance", PULL_ALLOWANCE), "comfyui_deploy_k8s_pull_allowance"),
         disruption_budget=_flag(raw.get("disruption_budget", True), "comfyui_deploy_k8s_disruption_budget"),
+        secrets=_secrets(raw.get("secrets")),
     )
 
 
@@ -296,6 +315,18 @@ def _probe(port: int, period: int, failures: int) -> dict[str, Any]:
     return {"httpGet": {"path": "/system_stats", "port": port}, "periodSeconds": period, "timeoutSeconds": 5, "failureThreshold": failures}
 
 
+def secret_name(settings: Settings) -> str:
+    return settings.name + "-env"
+
+
+def _container_env(settings: Settings) -> list[dict[str, Any]]:
+    """The public environment as values; each secret as a reference to the Secret <name>-env, which the deploy applies
+    from the current inventory: a rollout undo brings back a pod template that reads today's values, not old ones."""
+    env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in settings.environment.items() if key not in settings.secrets.get("names", [])]
+    env += [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret_name(settings), "key": key}}} for key in settings.secrets.get("names", [])]
+    return sorted(env, key=lambda item: item["name"])
+
+
 def _deployment(settings: Settings, instance: Instance) -> dict[str, Any]:
     name = "%s-%s" % (settings.name, instance.name)
     labels = {**_selector(settings, instance.name), "app.kubernetes.io/version": settings.release}
@@ -306,7 +337,7 @@ def _deployment(settings: Settings, instance: Instance) -> dict[str, Any]:
         "imagePullPolicy": "IfNotPresent",
         "args": instance.args,
         "ports": [{"name": "http", "containerPort": instance.port, "protocol": "TCP"}],
-        "env": [{"name": key, "value": value} for key, value in sorted(settings.environment.items())],
+        "env": _container_env(settings),
         "resources": resources,
         # the start-up budget (model loading, custom-node imports) belongs to the startup probe alone
         "startupProbe": _probe(instance.port, settings.probe_period, math.ceil(settings.startup_budget / settings.probe_period)),
@@ -333,7 +364,11 @@ def _deployment(settings: Settings, instance: Instance) -> dict[str, Any]:
             "progressDeadlineSeconds": settings.startup_budget + settings.pull_allowance,
             "selector": {"matchLabels": _selector(settings, instance.name)},
             "template": {
-                "metadata": {"labels": {**meta["labels"]}},
+                # a new digest (a rotated token) rolls the pods out again: they read a Secret only when they start
+                "metadata": {
+                    "labels": {**meta["labels"]},
+                    **({"annotations": {"comfyops.io/secrets-digest": settings.secrets["digest"]}} if settings.secrets.get("names") else {}),
+                },
                 "spec": {
                     "securityContext": {"runAsUser": COMFYUI_UID, "runAsGroup": COMFYUI_UID, "fsGroup": COMFYUI_UID},
                     "terminationGracePeriodSeconds": 300,

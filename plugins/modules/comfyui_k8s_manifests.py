@@ -37,6 +37,10 @@ options:
         C(storage_class), C(extra_model_paths), C(ingress), C(allow_from_namespaces), C(max_unavailable), C(labels),
         C(pull_allowance) (seconds added to C(startup_budget) to make each Deployment's C(progressDeadlineSeconds)) and
         C(disruption_budget) (V(false) leaves the PodDisruptionBudget out)."
+      - "C(environment) holds no secret: C(secrets) is C({names, digest}) of the secret environment (filter
+        P(comfyops.comfyui.secret_env#filter), part V(record)). Each secret becomes a reference to the key of that name
+        in the Secret C(<name>-env), which the role applies from the current inventory (a rollout undo then reads
+        today's values), and the digest a pod template annotation (a rotated token rolls the pods out)."
       - An instance may say C(gpus) (default 1, 0 on the CPU).
       - Required with O(mode=render).
     type: dict

@@ -17,6 +17,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -121,6 +122,15 @@ def failure(run):
     return "\n".join([line[:600] for line in lines if "fatal:" in line or "failed:" in line] + lines[-30:])
 
 
+def server_environ(site):
+    return dict(item.split("=", 1) for item in Path("/proc/%d/environ" % server_pid(site)).read_text().split("\0") if "=" in item)
+
+
+def port_open(port):
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def wait_for(predicate, timeout, what):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -152,13 +162,41 @@ def test_no_secret_in_output_logs_metadata_or_reports(site):
             continue
         data = path.read_bytes()
         for name, secret in SECRETS.items():
-            if path.parent.name == "instances" and name == "env":
-                continue  # the instance environment file holds HF_TOKEN by design (0640, root:group)
+            if path.parent == srv / "secrets" and name == "env":
+                continue  # the instance's secrets file holds HF_TOKEN by design (0600 root, outside every release)
             assert secret.encode() not in data, "%s leaks the %s secret" % (path, name)
     conf = next((srv / "venvs").glob("*/pip.conf"))
     assert conf.stat().st_mode & 0o777 == 0o600 and conf.stat().st_uid == 0
     for env_file in (srv / "current" / "instances").iterdir():
         assert env_file.stat().st_mode & 0o777 == 0o640 and env_file.stat().st_uid == 0
+    assert (srv / "secrets").stat().st_mode & 0o777 == 0o700
+    secrets = srv / "secrets" / "default.json"
+    assert secrets.stat().st_mode & 0o777 == 0o600 and secrets.stat().st_uid == 0
+    assert json.loads(secrets.read_text()) == {"HF_TOKEN": SECRETS["env"], "PASSWORD": "pa$$w0rd"}
+
+
+def test_a_rotated_token_reaches_the_server_a_rollback_runs_with_it_and_no_release_keeps_one(site):
+    """Issue 26: a release keeps a secret's name and digest, never its value; the value lives in secrets/, written
+    from the current inventory by the deploy and the rollback alike."""
+    srv = site["root"] / "srv"
+    before = Releases(str(srv)).current()
+    rotated = "hf_ROTATEDtoken0123456789"
+    run = playbook(site, "deploy.yml", comfyui_deploy_environment=environment(site, HF_TOKEN=rotated))
+    assert run.returncode == 0, failure(run)
+    assert Releases(str(srv)).current() != before, "the environment is part of the release id"
+    assert server_environ(site)["HF_TOKEN"] == rotated
+    back = playbook(site, "rollback.yml", comfyui_deploy_environment=environment(site, HF_TOKEN=rotated))
+    assert back.returncode == 0, failure(back)
+    assert Releases(str(srv)).current() == before
+    assert server_environ(site)["HF_TOKEN"] == rotated, "the rollback ran with the revoked token"
+    for path in (srv / "releases").rglob("*"):
+        if path.is_file() and not path.is_symlink() and "site-packages" not in path.parts:
+            data = path.read_bytes()
+            assert SECRETS["env"].encode() not in data and rotated.encode() not in data, "%s keeps a token" % path
+    record = json.loads((srv / "current" / "instances" / "default.secrets.json").read_text())
+    assert record["names"] == ["HF_TOKEN", "PASSWORD"] and record["digest"].startswith("sha256:")
+    assert "HF_TOKEN" not in json.loads((srv / "current" / "instances" / "default.json").read_text())
+    assert rotated not in back.stdout + run.stdout
 
 
 def test_extra_packages_the_database_and_custom_nodes(site):
@@ -180,7 +218,7 @@ def test_the_release_id_carries_no_signature(site):
 
 def test_environment_values_are_never_run_as_shell(site):
     assert not site["proof"].exists(), "an environment value ran as a command"
-    environ = dict(item.split("=", 1) for item in Path("/proc/%d/environ" % server_pid(site)).read_text().split("\0") if "=" in item)
+    environ = server_environ(site)
     assert environ["PASSWORD"] == "pa$$w0rd"
     assert environ["INJECT"].startswith("$(touch ")
     assert environ["XDG_CACHE_HOME"] == str(site["root"] / "srv" / "cache")
@@ -201,22 +239,40 @@ def test_the_server_runs_as_the_service_user_who_cannot_write_roots_tree(site):
         assert probe.returncode == 0, "%s cannot write %s: %s" % (SERVICE_USER, path, probe.stderr)
 
 
-def test_a_planted_pid_is_never_signalled(site):
+def test_a_planted_pid_is_never_signalled_and_stop_finds_the_real_server(site):
+    """Issue 26: a pidfile naming another process left the real server running and said "already stopped"."""
     srv = site["root"] / "srv"
+    ctl = str(srv / "bin" / "comfyuictl")
     pidfile = srv / "run" / "default.pid"
-    real = pidfile.read_text()
+    real = server_pid(site)
     decoy = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
         pidfile.write_text("%d\n" % decoy.pid)
-        out = subprocess.run([str(srv / "bin" / "comfyuictl"), "stop", "default"], capture_output=True, text=True, check=False)
+        out = subprocess.run([ctl, "stop", "default"], capture_output=True, text=True, check=False)
         assert "is not this instance's server: not signalled" in out.stderr
+        assert "found by its identity (not by the pidfile): pid %d" % real in out.stderr, out.stderr
+        assert out.returncode == 0 and out.stdout.strip() == "stopped", out
         assert decoy.poll() is None, "the decoy was killed"
+        assert not Path("/proc/%d" % real).exists() or "zombie" in Path("/proc/%d/status" % real).read_text(), "the server still runs"
     finally:
         decoy.stdin.close()
         decoy.wait()
-        pidfile.write_text(real)
-    status = subprocess.run([str(srv / "bin" / "comfyuictl"), "status", "default"], capture_output=True, text=True, check=False)
-    assert status.stdout.strip() == "running"
+    status = subprocess.run([ctl, "status", "default"], capture_output=True, text=True, check=False)
+    assert status.stdout.strip() == "stopped" and status.returncode == 3
+    # something else on the instance's port: stop says what it is and fails, never "stopped"
+    squat = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(site["port"])]
+    squatter = subprocess.Popen(squat, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: port_open(site["port"]), 30, "the squatter's listener")
+        out = subprocess.run([ctl, "stop", "default"], capture_output=True, text=True, check=False)
+        assert out.returncode == 1 and out.stdout == "", out
+        assert "port %d still has a listener after the stop: pid %d:" % (site["port"], squatter.pid) in out.stderr and "http.server" in out.stderr
+    finally:
+        squatter.kill()
+        squatter.wait()
+    started = subprocess.run([ctl, "start", "default"], capture_output=True, text=True, check=False)
+    assert started.stdout.strip() == "started", started
+    wait_for(lambda: port_open(site["port"]), 120, "the server again")
 
 
 def test_two_deploys_at_once_one_is_refused_naming_the_holder_and_a_dead_run_is_recovered(site):
