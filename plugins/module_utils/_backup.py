@@ -37,9 +37,11 @@ import dataclasses
 import datetime
 import errno
 import fcntl
+import grp
 import hashlib
 import json
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -51,6 +53,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from ansible_collections.comfyops.comfyui.plugins.module_utils._envfile import is_secret
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, inside, open_nofollow, pid_alive
 
 STAGING = "staging"
@@ -72,6 +75,30 @@ class BackupError(Exception):
 
 def now_iso() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def attributes(st: os.stat_result) -> dict[str, Any]:
+    """What a restore puts back on a file or directory: its mode, and its owner and group by name (resolved again on
+    the host restored to, which may number its users differently) and by number."""
+    try:
+        owner: str | None = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        owner = None
+    try:
+        group: str | None = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = None
+    return {"mode": "%04o" % stat.S_IMODE(st.st_mode), "owner": owner, "group": group, "uid": st.st_uid, "gid": st.st_gid}
+
+
+def _id_of(name: str | None, by_name: Any, recorded: int, fallback: int | None) -> int:
+    """A recorded owner's id on this host: by name, else the fallback (the service user's), else the recorded number."""
+    if name:
+        try:
+            return int(by_name(name))
+        except KeyError:
+            pass
+    return fallback if fallback is not None else recorded
 
 
 def sha256_of(path: str) -> str:
@@ -167,7 +194,7 @@ class Restic:
         self.env.update(RESTIC_REPOSITORY=repository, RESTIC_PASSWORD_FILE=password_file)
         if cache_dir:
             self.env["RESTIC_CACHE_DIR"] = cache_dir
-        self.secrets = [v for k, v in (env or {}).items() if v and any(w in k.upper() for w in ("KEY", "SECRET", "TOKEN", "PASSWORD"))]
+        self.secrets = [v for k, v in (env or {}).items() if v and is_secret(k)]
 
     def describe(self) -> str:
         return re.sub(r"(://)[^/@]+@", r"\1", self.repository)  # no credentials in a repository URL
@@ -490,7 +517,8 @@ class BackupSet:
             raise BackupError("%s or %s became a symbolic link while the backup ran" % (self.root, self.staging))
         done = Gathered(self.staging)
         wanted: set[str] = set()
-        for source, relative, _st, _bounded in self.walk():
+        recorded: dict[str, dict[str, Any]] = {}
+        for source, relative, st, _bounded in self.walk():
             target = os.path.join(self.staging, relative)
             os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
             try:
@@ -508,11 +536,12 @@ class BackupSet:
                     os.unlink(target)
                 continue
             wanted.add(relative)
+            recorded[relative] = attributes(st)
             done.copied += int(copied)
             done.unchanged += int(not copied)
         self._write_meta(done, wanted)
         self._remove_stale(wanted)
-        done.manifest = self._write_manifest()
+        done.manifest = self._write_manifest(recorded, self.directories())
         done.files = len(done.manifest["files"])
         done.bytes = sum(f["size"] for f in done.manifest["files"])
         return done
@@ -543,7 +572,21 @@ class BackupSet:
                 with contextlib.suppress(OSError):
                     os.rmdir(os.path.join(folder, name))  # only when empty
 
-    def _write_manifest(self) -> dict[str, Any]:
+    def directories(self) -> dict[str, dict[str, Any]]:
+        """The attributes of every directory of the set's trees (their tops included), by staging-relative path."""
+        found = {}
+        for source, relative, _bounded in self.sources():
+            if not os.path.isdir(source) or os.path.islink(source):
+                continue
+            for folder, dirs, _files in os.walk(source):
+                dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+                with contextlib.suppress(FileNotFoundError):
+                    found[os.path.normpath(os.path.join(relative, os.path.relpath(folder, source)))] = attributes(os.stat(folder, follow_symlinks=False))
+        return found
+
+    def _write_manifest(self, recorded: dict[str, dict[str, Any]], directories: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """manifest.json: each file's size and sha256, and the mode and owner of each file and directory (version 2;
+        a restore of a version 1 manifest gives the restored tree the service user and the modes restic kept)."""
         entries = []
         for folder, dirs, files in os.walk(self.staging):
             dirs.sort()
@@ -552,9 +595,16 @@ class BackupSet:
                 relative = os.path.relpath(path, self.staging)
                 if relative == MANIFEST:
                     continue
-                entries.append({"path": relative, "size": os.path.getsize(path), "sha256": sha256_of(path)})
+                entries.append({"path": relative, "size": os.path.getsize(path), "sha256": sha256_of(path), **recorded.get(relative, {})})
         release_id, _meta, _directory = self.release()
-        manifest = {"version": 1, "host": self.host, "release": release_id, "instances": self.instances, "files": entries}
+        manifest = {
+            "version": 2,
+            "host": self.host,
+            "release": release_id,
+            "instances": self.instances,
+            "files": entries,
+            "directories": [{"path": path, **attrs} for path, attrs in sorted(directories.items())],
+        }
         atomic_write(os.path.join(self.staging, MANIFEST), json.dumps(manifest, indent=1, sort_keys=True) + "\n", 0o600)
         return manifest
 
@@ -852,6 +902,7 @@ class Backups:
         release_id, _meta, directory = self.set.release()
         with open(os.path.join(restored, "meta", "backup.json"), encoding="utf-8") as handle:
             recorded = json.load(handle)
+        manifest = check_manifest(restored)[0]
         # The configuration is this host's own only when the backup is of this host, base and release: on another host
         # (disaster recovery) the deploy made it from the inventory for this host (its paths, its ports), and the
         # backed-up copy stays in the snapshot for reference.
@@ -867,11 +918,34 @@ class Backups:
                 os.replace(destination, os.path.join(aside, relative.replace("/", "_")))
             os.makedirs(os.path.dirname(destination), exist_ok=True)
             shutil.move(source, destination)
-            self._own(destination, uid if uid is not None else (owner.st_uid if owner else None), gid if gid is not None else (owner.st_gid if owner else None))
-            if owner:
-                os.chmod(destination, stat.S_IMODE(owner.st_mode))
+            if manifest.get("directories") is not None:
+                self._put_back(manifest, relative, destination, uid, gid)
+            else:  # a manifest of version 1 recorded no modes or owners
+                fallback = (owner.st_uid, owner.st_gid) if owner else (None, None)
+                self._own(destination, uid if uid is not None else fallback[0], gid if gid is not None else fallback[1])
+                if owner:
+                    os.chmod(destination, stat.S_IMODE(owner.st_mode))
             moved.append(relative)
         return moved
+
+    @staticmethod
+    def _put_back(manifest: dict[str, Any], relative: str, destination: str, uid: int | None, gid: int | None) -> None:
+        """Each restored file and directory under `relative` gets the mode and owner recorded when it was backed up:
+        owners by name on this host, an owner this host lacks becomes the service user (uid, gid)."""
+        for entry in list(manifest.get("files", [])) + list(manifest.get("directories", [])):
+            path = str(entry.get("path", ""))
+            if (path != relative and not path.startswith(relative + "/")) or "mode" not in entry:
+                continue
+            target = destination + path[len(relative) :]
+            if os.path.islink(target) or not os.path.exists(target):
+                continue
+            os.chown(
+                target,
+                _id_of(entry.get("owner"), lambda n: pwd.getpwnam(n).pw_uid, int(entry.get("uid", -1)), uid),
+                _id_of(entry.get("group"), lambda n: grp.getgrnam(n).gr_gid, int(entry.get("gid", -1)), gid),
+                follow_symlinks=False,
+            )
+            os.chmod(target, int(str(entry["mode"]), 8) & 0o7777)  # after chown, which clears set-id bits
 
     @staticmethod
     def _own(path: str, uid: int | None, gid: int | None) -> None:

@@ -401,3 +401,40 @@ def test_models_the_backup_recorded_are_checked_by_digest():
     }
     assert _backup.models_missing(recorded, here) == ["loras/b.safetensors (sha256 222222222222)"]
     assert _backup.models_missing(recorded, recorded) == [] and _backup.models_missing({}, {}) == []
+
+
+def test_a_restore_keeps_modes_and_owners_exactly_as_backed_up_with_a_non_root_service_user(backups):
+    """Issue 26: a 0640 workflow came back 0644 and a 0750 directory 0700, all of it owned by whoever the restore
+    chose. The service user here is nobody (not root); a file root kept for itself stays root's."""
+    import grp
+    import pwd
+
+    nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+    user = Path(backups.base, "shared", "user")
+    wanted = {
+        user: (0o750, nobody, nogroup),
+        user / "default": (0o2770, nobody, nogroup),
+        user / "default" / "workflows": (0o750, nobody, nogroup),
+        user / "default" / "workflows" / "flow-1.json": (0o640, nobody, nogroup),
+        user / "default" / "workflows" / "flow-2.json": (0o600, 0, 0),
+        user / "comfyui-default.db": (0o660, nobody, nogroup),
+    }
+    for path, (mode, uid, gid) in wanted.items():
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+    backups.backup()
+    manifest = json.loads((Path(backups.set.staging) / "manifest.json").read_text())
+    flow = next(entry for entry in manifest["files"] if entry["path"] == "user/default/workflows/flow-1.json")
+    assert (flow["mode"], flow["owner"], flow["group"]) == ("0640", "nobody", "nogroup")
+    for path in wanted:  # everything changed after the backup
+        os.chown(path, 0, 0)
+        os.chmod(path, 0o777)
+    (user / "default" / "workflows" / "flow-1.json").write_text("damaged")
+    backups.restore(None, uid=nobody, gid=nogroup)
+    got = {path: (stat_mode(path), path.stat().st_uid, path.stat().st_gid) for path in wanted}
+    assert got == wanted
+    assert json.loads((user / "default" / "workflows" / "flow-1.json").read_text()) == {"nodes": [1]}
+
+
+def stat_mode(path):
+    return path.stat().st_mode & 0o7777
