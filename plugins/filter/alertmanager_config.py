@@ -40,9 +40,10 @@ _value:
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import MonitoringConfigError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import alertmanager_config as build
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION)
 @filter_errors(None, MonitoringConfigError)
 def alertmanager_config(settings):
     return build(dict(settings or {}))

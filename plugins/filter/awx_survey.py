@@ -51,10 +51,11 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._awx import SurveyError, survey_spec
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 from ansible_collections.comfyops.comfyui.plugins.plugin_utils.role_spec import declared_options
 
 
+@typed(DOCUMENTATION)
 @filter_errors("awx_survey", SurveyError)
 def awx_survey(variables, name, description=""):
     return survey_spec(str(name), str(description), [str(v) for v in variables], declared_options())

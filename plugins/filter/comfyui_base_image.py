@@ -51,9 +51,10 @@ _value:
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._torch import DEFAULT_CPU_IMAGE, base_image
 from ansible_collections.comfyops.comfyui.plugins.module_utils._units import UnitError
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION)
 @filter_errors("comfyui_base_image", UnitError)
 def comfyui_base_image(device, cuda_driver_version=None, images=None, cpu_image=DEFAULT_CPU_IMAGE, configured="auto"):
     return base_image(device, cuda_driver_version, images, cpu_image, configured)

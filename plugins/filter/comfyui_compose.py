@@ -40,9 +40,10 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._container import ContainerError, compose_file
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION)
 @filter_errors("comfyui_compose", ContainerError, KeyError)
 def comfyui_compose(specs, settings):
     return compose_file(specs, settings)

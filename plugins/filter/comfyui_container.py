@@ -45,9 +45,10 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._container import ContainerError, container_spec
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION)
 @filter_errors("comfyui_container", ContainerError, KeyError)
 def comfyui_container(instance, settings):
     return container_spec(instance, settings)

@@ -41,8 +41,10 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._venv import VenvSpec, pip_conf
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 
 
+@typed(DOCUMENTATION)
 def comfyui_pip_conf(settings, wheelhouse="/build/wheels"):
     links = [str(link) for link in settings.get("find_links") or []]
     remote = [link for link in links if "://" in link]

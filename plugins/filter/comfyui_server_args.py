@@ -65,9 +65,10 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._server_args import ArgsError, server_args
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION)
 @filter_errors("comfyui_server_args", ArgsError)
 def comfyui_server_args(instance, listen, data, device="cuda", vram_mode="normal", whitelist_nodes=(), extra_args=()):
     return server_args(instance, listen, data, device, vram_mode, whitelist_nodes, extra_args)

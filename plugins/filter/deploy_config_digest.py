@@ -39,10 +39,15 @@ _value:
   type: str
 """
 
+from ansible.errors import AnsibleFilterError
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 from ansible_collections.comfyops.comfyui.plugins.plugin_utils.role_spec import config_digest
 
 
+@typed(DOCUMENTATION)
 def deploy_config_digest(hostvars, host):
+    if host not in hostvars:
+        raise AnsibleFilterError("deploy_config_digest: host %r is not in hostvars" % (str(host)[:100],))
     return config_digest(hostvars, host)
 
 

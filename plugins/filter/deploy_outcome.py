@@ -49,8 +49,9 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import deploy_outcome
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 
 
 class FilterModule:
     def filters(self):
-        return {"deploy_outcome": deploy_outcome}
+        return {"deploy_outcome": typed(DOCUMENTATION)(deploy_outcome)}

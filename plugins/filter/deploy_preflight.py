@@ -51,6 +51,7 @@ from ansible_collections.comfyops.comfyui.plugins.module_utils._container import
 from ansible_collections.comfyops.comfyui.plugins.module_utils._envfile import EnvError, render
 from ansible_collections.comfyops.comfyui.plugins.module_utils._http import redact_url
 from ansible_collections.comfyops.comfyui.plugins.module_utils._requirement import RequirementError, package
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 
 RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 INSTANCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -81,6 +82,7 @@ def _instance_problems(instances):
     return problems
 
 
+@typed(DOCUMENTATION, problems=True)
 def deploy_preflight(values):
     instances = [item for item in values.get("instances") or [] if isinstance(item, dict)]
     problems = _source_problems(values.get("release_id"), values.get("source"))

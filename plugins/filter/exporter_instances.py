@@ -45,9 +45,10 @@ _value:
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import MonitoringConfigError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import exporter_instances as build
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION)
 @filter_errors(None, MonitoringConfigError)
 def exporter_instances(instances, base, service_manager):
     return build(list(instances or []), str(base), str(service_manager))

@@ -45,9 +45,10 @@ _value:
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._report import ReportError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._report import fleet_report_html as build
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION)
 @filter_errors(None, ReportError)
 def fleet_report_html(report, kind):
     return build(report, kind)

@@ -46,8 +46,10 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._k8s import revisions, rollback_targets
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 
 
+@typed(DOCUMENTATION)
 def k8s_rollback_targets(after, before):
     return rollback_targets(revisions(list(before or [])), revisions(list(after or [])))
 

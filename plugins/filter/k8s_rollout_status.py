@@ -19,7 +19,6 @@ options:
   _input:
     description: The Deployment as C(kubernetes.core.k8s_info) returns it (one of its C(resources)), or nothing.
     type: dict
-    required: true
 """
 
 EXAMPLES = r"""
@@ -42,8 +41,10 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._k8s import rollout_status
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 
 
+@typed(DOCUMENTATION)
 def k8s_rollout_status(deployment):
     return rollout_status(deployment)
 

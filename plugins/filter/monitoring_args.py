@@ -40,8 +40,10 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import MonitoringConfigError, service_args
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 
 
+@typed(DOCUMENTATION)
 def monitoring_args(service, settings):
     try:
         return service_args(str(service), dict(settings or {}))

@@ -43,9 +43,10 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import MonitoringConfigError, scrape_targets
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION)
 @filter_errors(None, MonitoringConfigError)
 def monitoring_targets(hosts, hostvars, defaults):
     return scrape_targets(list(hosts or []), hostvars, dict(defaults or {}))

@@ -48,8 +48,10 @@ _value:
 import json
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._progress import describe
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 
 
+@typed(DOCUMENTATION)
 def progress_line(text, what=""):
     try:
         record = json.loads(text) if text else None

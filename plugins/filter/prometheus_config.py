@@ -62,9 +62,10 @@ _value:
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import MonitoringConfigError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._monitoring import prometheus_config as build
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION)
 @filter_errors(None, MonitoringConfigError)
 def prometheus_config(targets, monitors, scrape_interval, evaluation_interval, rule_files, external_labels=None):
     return build(dict(targets), list(monitors), int(scrape_interval), int(evaluation_interval), list(rule_files), dict(external_labels or {}))

@@ -55,6 +55,7 @@ import re
 from ansible_collections.comfyops.comfyui.plugins.filter.public_listen import loopback
 from ansible_collections.comfyops.comfyui.plugins.module_utils import _nginx
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, check_name
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9._~+/= -]{16,512}$")
 USER_RE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
@@ -157,6 +158,7 @@ def _auth_problems(values, listen, problems):
         )
 
 
+@typed(DOCUMENTATION, problems=True)
 def proxy_preflight(values):
     if not isinstance(values, dict):
         return ["comfyui_proxy: the settings are expected as a mapping, not %r" % (values,)]

@@ -36,6 +36,8 @@ _value:
 
 import ipaddress
 
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
+
 
 def loopback(value):
     parts = [part.strip().strip("[]") for part in str(value or "").split(",")]
@@ -52,6 +54,7 @@ def loopback(value):
     return True
 
 
+@typed(DOCUMENTATION)
 def public_listen(values):
     if isinstance(values, str):
         values = [values]

@@ -34,8 +34,10 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import release_commit as parse
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 
 
+@typed(DOCUMENTATION)
 def release_commit(release_id):
     return parse(release_id)
 

@@ -50,10 +50,11 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import ReleaseError, compute_release_id
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 from ansible_collections.comfyops.comfyui.plugins.plugin_utils.role_spec import deploy_release_settings, host_setting, release_source
 
 
+@typed(DOCUMENTATION)
 @filter_errors("release_id", ReleaseError)
 def release_id(hosts, hostvars, ls_remote=None):
     settings = deploy_release_settings()

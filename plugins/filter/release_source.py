@@ -36,9 +36,11 @@ _value:
   type: dict
 """
 
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 from ansible_collections.comfyops.comfyui.plugins.plugin_utils.role_spec import release_source as _release_source
 
 
+@typed(DOCUMENTATION)
 def release_source(hosts, hostvars):
     return _release_source(list(hosts), hostvars)
 

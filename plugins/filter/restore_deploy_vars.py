@@ -45,9 +45,10 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import BackupError, deploy_overrides
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION)
 @filter_errors("restore_deploy_vars", BackupError)
 def restore_deploy_vars(recorded, source, custom_nodes):
     return deploy_overrides(recorded or {}, source or {}, custom_nodes or [])

@@ -39,8 +39,9 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import models_missing
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 
 
 class FilterModule:
     def filters(self):
-        return {"restore_models_missing": models_missing}
+        return {"restore_models_missing": typed(DOCUMENTATION)(models_missing)}

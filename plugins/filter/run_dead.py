@@ -19,7 +19,6 @@ options:
   _input:
     description: The holder, or null.
     type: dict
-    required: true
 """
 
 EXAMPLES = r"""
@@ -40,8 +39,10 @@ _value:
 import socket
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import process_start
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 
 
+@typed(DOCUMENTATION)
 def run_dead(holder):
     if not isinstance(holder, dict) or holder.get("controller_host") != socket.gethostname() or not holder.get("pid"):
         return False

@@ -45,9 +45,10 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, check_name
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION, own=("_input",))
 @filter_errors(None, PathError)
 def safe_names(names, option, kind="name"):
     if isinstance(names, str) or not hasattr(names, "__iter__"):

@@ -49,11 +49,12 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._envfile import EnvError, split_secrets
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 PARTS = ("public", "secret", "record")
 
 
+@typed(DOCUMENTATION)
 @filter_errors("secret_env", EnvError)
 def secret_env(env, names=None, part="public"):
     if part not in PARTS:

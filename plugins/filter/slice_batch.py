@@ -41,9 +41,10 @@ _value:
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import ReleaseError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import slice_batch as build
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION)
 @filter_errors(None, ReleaseError)
 def slice_batch(batch, slices):
     return build(batch, slices)

@@ -40,9 +40,10 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._envfile import EnvError, render
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION)
 @filter_errors("systemd_env", EnvError)
 def systemd_env(env, where="environment"):
     return render(env, where)

@@ -49,9 +49,10 @@ _value:
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._torch import DEFAULT_BASE, DEFAULT_BUILDS, torch_index_url
 from ansible_collections.comfyops.comfyui.plugins.module_utils._units import UnitError
-from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import filter_errors, typed
 
 
+@typed(DOCUMENTATION)
 @filter_errors("torch_index", UnitError)
 def torch_index(device, cuda_driver_version=None, builds=DEFAULT_BUILDS, base=DEFAULT_BASE):
     return torch_index_url(device, cuda_driver_version, builds, base)

@@ -32,8 +32,10 @@ _value:
 """
 
 from ansible_collections.comfyops.comfyui.plugins.module_utils._http import redact_url
+from ansible_collections.comfyops.comfyui.plugins.plugin_utils.filter_errors import typed
 
 
+@typed(DOCUMENTATION)
 def url_safe(url):
     return redact_url(url)
 

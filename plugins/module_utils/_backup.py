@@ -53,8 +53,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ansible_collections.comfyops.comfyui.plugins.module_utils._envfile import is_secret
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, inside, open_nofollow, pid_alive
+from ansible_collections.comfyops.comfyui.plugins.module_utils._envfile import EnvError, check_env, is_secret
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, inside, open_nofollow, pid_alive, program
 
 STAGING = "staging"
 MANIFEST = "manifest.json"
@@ -1053,11 +1053,25 @@ RESTIC_PASSWORD_RULES: dict[str, Any] = {"required_one_of": [("password", "passw
 def restic_for(params: dict[str, Any], secret: str) -> Restic:
     """A Restic from the module's (or the command's) settings."""
     base = os.path.abspath(params["base"])
+    try:
+        env = check_env(params.get("env") or {}, "env")  # names, and values without NUL or newlines, as restic's environment
+    except EnvError as exc:
+        raise BackupError(str(exc)) from None
+    try:
+        binary = program(params.get("restic") or "restic", "restic")
+    except PathError as exc:
+        raise BackupError(str(exc)) from None
+    repository = params["repository"]
+    if not isinstance(repository, str) or not 0 < len(repository) <= 4096 or repository.startswith("-") or any(c < " " for c in repository):
+        raise BackupError(  # never the value: a repository URL may carry credentials
+            "repository: not a restic repository (a path or a URL such as s3:host/bucket, 1 to 4096 characters, no control"
+            " character, not starting with '-'): got %s" % ("%d characters" % len(repository) if isinstance(repository, str) else type(repository).__name__)
+        )
     return Restic(
         params["repository"],
         secret,
-        binary=params.get("restic") or "restic",
-        env=params.get("env") or {},
+        binary=binary,
+        env=env,
         cache_dir=params.get("cache_dir") or os.path.join(base, "backup", "cache"),
         lock_wait=float(params.get("lock_wait") or 600),
     )

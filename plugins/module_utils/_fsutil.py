@@ -88,14 +88,16 @@ def inside(root: str, relative: Any, option: str) -> str:
     `relative` must be a relative path: absolute names, empty names and '..' components are refused, and so is
     any link on the way that points outside `root`. The path itself need not exist.
     """
-    if not isinstance(relative, str) or not relative or "\x00" in relative:
-        raise PathError("%s: %r is not a usable relative path" % (option, relative))
+    if not isinstance(relative, str) or not relative or "\x00" in relative or len(relative) > 4096 or any(len(p) > 255 for p in relative.split("/")):
+        raise PathError("%s: %s is not a usable relative path" % (option, shown(relative, 200)))
     if os.path.isabs(relative):
         raise PathError("%s: %r is absolute; give a path inside %s" % (option, relative, root))
     parts = relative.replace("\\", "/").split("/")
     if any(part in ("..",) for part in parts) or all(part in ("", ".") for part in parts):
         raise PathError("%s: %r leaves or names %s itself; give a path inside it" % (option, relative, root))
     real_root = os.path.realpath(root)
+    if len(os.path.join(real_root, relative)) > 4095:
+        raise PathError("%s: %s is too long a path under %s (4095 characters in all)" % (option, shown(relative, 80), real_root))
     resolved = os.path.realpath(os.path.join(real_root, relative))
     if os.path.commonpath([real_root, resolved]) != real_root or resolved == real_root:
         raise PathError("%s: %r resolves to %s, outside %s (a link on the way?)" % (option, relative, resolved, real_root))
@@ -125,6 +127,21 @@ def absolute_path(value: Any, option: str) -> str:
             " (no '..', '//', trailing '/', spaces, quotes, ';', '$' or newlines)" % (option, value if not isinstance(value, str) else value[:200])
         )
     return value
+
+
+# a program given by an option: a command name looked up on PATH, or an absolute path
+PROGRAM_RE = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9._+-]*$")
+
+
+def program(value: Any, option: str) -> str:
+    """`value` when it is a command name (letters, digits, '.', '_', '+', '-', not starting with '-' or '.') or a
+    usable absolute path, else PathError naming the option: never an option of the command that runs it, never '..'."""
+    if isinstance(value, str) and PROGRAM_RE.match(value) and len(value) <= 255:
+        return value
+    try:
+        return absolute_path(value, option)
+    except PathError as exc:
+        raise PathError("%s (or a command name such as python3)" % exc) from None
 
 
 def pid_alive(pid: int) -> bool:
@@ -240,7 +257,7 @@ def ensure_tree(
         if rel in ROOT_DIRS + USER_DIRS + PRIVATE_DIRS:
             path = os.path.join(base, rel) if rel else base
         else:
-            path = os.path.normpath(rel) if os.path.isabs(rel) else inside(base, rel, "extra_dirs")
+            path = absolute_path(rel, "extra_dirs") if os.path.isabs(rel) else inside(base, rel, "extra_dirs")
         paths.append((rel or ".", path, uid, group, mode))
     changed = {}
     for rel, path, uid, group, mode in paths:

@@ -12,6 +12,7 @@ import datetime
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -284,7 +285,7 @@ class InstanceHealth:
                 "fail",
                 "version %s" % version,
                 "version %s" % wanted,
-                "the server reports ComfyUI %s, not %s" % (version, wanted),
+                "the server reports ComfyUI %s, not %s (expected_version)" % (version, wanted),
                 "deploy the expected release",
             )
         elif latency > self.params["max_latency"]:
@@ -631,6 +632,10 @@ def _publish(path: str, text: str) -> None:
     atomic_write(path, text)
 
 
+# what expected_version may say: ComfyUI's version strings (0.8.0, v0.3.10, 0.3.41rc1, 0.4.0-beta.2)
+VERSION_RE = re.compile(r"^v?[0-9]+(\.[0-9]+)*([.+-]?[A-Za-z0-9]+)*$")
+
+
 def run_health(
     instances: list[dict[str, Any]],
     params: dict[str, Any],
@@ -662,6 +667,9 @@ def run_health(
             raise HealthInputError("%s: expected %s seconds up to a week, got %r" % (key, "a positive number of" if least else "a number of", value))
     if merged.get("redis"):
         parse_host_port(merged["redis"], "redis")
+    wanted = merged.get("expected_version")
+    if wanted is not None and not VERSION_RE.match(str(wanted)):
+        raise HealthInputError("expected_version: %r is not a version such as 0.8.0" % (str(wanted)[:100],))
     for instance in instances:
         check_name(instance.get("name"), "instances[].name", "instance name")
     if "gpu" in checks and gpu_facts is None:

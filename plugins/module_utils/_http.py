@@ -142,7 +142,7 @@ def request(
     timer = threading.Timer(timeout, expire)
     timer.daemon = True
     timer.start()
-    late = "%s %s: no answer within %.1f s" % (method, target.safe, timeout)
+    late = "%s %s: no answer within %.1f s (the timeout)" % (method, target.safe, timeout)
     try:
         connection.connect()
         held.append(connection.sock)

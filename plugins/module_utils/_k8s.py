@@ -218,6 +218,8 @@ def _ingress(raw: Any) -> Ingress | None:
 
 def parse_settings(raw: Mapping[str, Any]) -> Settings:
     """The typed settings from the variables (keys without their comfyui_deploy_ or comfyui_deploy_k8s_ prefix)."""
+    if not isinstance(raw, Mapping):
+        raise K8sError("expected a map of the deploy's settings, got %s" % type(raw).__name__)
     name = _label(raw.get("name", "comfyui"), "comfyui_deploy_k8s_name")
     release = str(raw.get("release") or "")
     if not release or not _LABEL_VALUE.match(release) or len(release) > 63:

@@ -89,6 +89,10 @@ def prometheus_config(
     (`monitors`: [{host, prometheus, alertmanager}] as host:port), with a `host` label on every target."""
     if not 1 <= int(scrape_interval) <= 3600:
         raise MonitoringConfigError("monitoring_stack_scrape_interval: expected 1-3600 seconds, got %r" % scrape_interval)
+    for index, monitor in enumerate(monitors):
+        missing = [key for key in ("host", "prometheus") if not isinstance(monitor.get(key), str) or not monitor.get(key)]
+        if missing:
+            raise MonitoringConfigError("monitors[%d]: needs %s (the monitoring host and its Prometheus as host:port)" % (index, " and ".join(missing)))
 
     def static(entries: list[dict[str, str]]) -> list[dict[str, Any]]:
         return [{"targets": [e["target"]], "labels": {"host": e["host"]}} for e in entries]

@@ -600,7 +600,7 @@ def source_commit(source: dict[str, Any], ls_remote_lines: list[str] | None) -> 
         return checksum[:12] if checksum else "nochecksum"
     if kind != "git":
         return "local"
-    lines = [line for line in ls_remote_lines or [] if line.strip()]
+    lines = [str(line) for line in ls_remote_lines or [] if str(line).strip()]
     peeled = [line for line in lines if line.rstrip().endswith("^{}")]
     chosen = (peeled or lines or ["unknown"])[0].split()[0]
     return chosen[:12]

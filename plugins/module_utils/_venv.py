@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import atomic_write, check_name, inside
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, check_name, inside, program, shown
 from ansible_collections.comfyops.comfyui.plugins.module_utils._http import redact, redact_url
 from ansible_collections.comfyops.comfyui.plugins.module_utils._progress import Progress, watch_size
 from ansible_collections.comfyops.comfyui.plugins.module_utils._requirement import RequirementError, node_requirements, package
@@ -435,6 +435,17 @@ def _recorded(venv: str) -> dict[str, object]:
 def read_spec(params: dict[str, object]) -> VenvSpec:
     """A VenvSpec from the module's options: reads ComfyUI's and each custom node's requirements in the checkout
     `app` (app/requirements.txt, app/custom_nodes/<name>/requirements.txt) and the constraints on the host."""
+    try:
+        program(params.get("python") or "python3", "python")  # programs to run: a command name or an absolute path
+        if params.get("uv"):
+            program(params["uv"], "uv")
+    except PathError as exc:
+        raise VenvError(str(exc)) from None
+    if params.get("uv_package"):
+        try:
+            package(params["uv_package"], "uv_package")
+        except RequirementError as exc:
+            raise VenvError(str(exc)) from None
     app = str(params["app"])
     comfyui = os.path.join(app, "requirements.txt")
     try:
@@ -468,6 +479,10 @@ def read_spec(params: dict[str, object]) -> VenvSpec:
                 constraints_text = handle.read()
         except OSError as exc:
             raise VenvError("constraints: cannot read %s: %s" % (constraints, exc.strerror)) from None
+    try:
+        extra_args = shlex.split(str(params.get("extra_args") or ""))
+    except ValueError as exc:  # an unclosed quote, a trailing backslash
+        raise VenvError("extra_args: %s does not split into arguments: %s" % (shown(params.get("extra_args"), 120), exc)) from None
     python = str(params["python"])
     version = _run([python, "-c", "import sys; print(sys.version)"], "python: run %s" % python).strip()
     return VenvSpec(
@@ -481,7 +496,7 @@ def read_spec(params: dict[str, object]) -> VenvSpec:
         extra_index_urls=[str(u) for u in params.get("extra_index_urls") or [] if u],  # type: ignore[attr-defined]
         find_links=[str(u) for u in params.get("find_links") or [] if u],  # type: ignore[attr-defined]
         no_index=bool(params.get("no_index")),
-        extra_args=shlex.split(str(params.get("extra_args") or "")),
+        extra_args=extra_args,
         protected=[str(p) for p in params.get("protected") or []],  # type: ignore[attr-defined]
         notes=notes,
     )

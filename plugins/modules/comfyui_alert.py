@@ -224,12 +224,12 @@ spool_dropped:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.comfyops.comfyui.plugins.module_utils._module import ComfyOpsModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._notify import CHANNEL_OPTIONS, Alert, Notifier, NotifyError, parse_channels, summarize
 
 
 def main():
-    module = AnsibleModule(
+    module = ComfyOpsModule(
         argument_spec={
             "name": {"type": "str", "required": True},
             "state": {"type": "str", "choices": ["firing", "resolved"], "default": "firing"},

@@ -138,7 +138,6 @@ pre_restore_snapshot: {description: "The snapshot of what was in place before th
 plan: {description: "In check mode with V(present): the files and bytes that would be backed up.", returned: check mode, type: dict}
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import (
     RESTIC_OPTIONS,
     RESTIC_PASSWORD_RULES,
@@ -150,10 +149,11 @@ from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import (
     restic_for,
     write_metrics,
 )
+from ansible_collections.comfyops.comfyui.plugins.module_utils._module import ComfyOpsModule
 
 
 def main():
-    module = AnsibleModule(
+    module = ComfyOpsModule(
         argument_spec=dict(
             RESTIC_OPTIONS,
             **{

@@ -79,7 +79,6 @@ recorded:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import (
     RESTIC_OPTIONS,
     RESTIC_PASSWORD_RULES,
@@ -89,10 +88,11 @@ from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import (
     repository_secrets,
     restic_for,
 )
+from ansible_collections.comfyops.comfyui.plugins.module_utils._module import ComfyOpsModule
 
 
 def main():
-    module = AnsibleModule(
+    module = ComfyOpsModule(
         argument_spec=dict(
             RESTIC_OPTIONS,
             **{

@@ -88,14 +88,14 @@ deploy_lock: {description: "The deploy lock's holder, if any.", returned: always
 audit: {description: "The newest lines of the audit trail.", returned: always, type: list, elements: dict}
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._health import INSTANCE_OPTIONS
+from ansible_collections.comfyops.comfyui.plugins.module_utils._module import ComfyOpsModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._noop import deploy_state
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import ReleaseError, check_id
 
 
 def main():
-    module = AnsibleModule(
+    module = ComfyOpsModule(
         argument_spec={
             "base": {"type": "path", "required": True},
             "id": {"type": "str", "required": True},

@@ -155,9 +155,9 @@ instances:
     comfyui_version: {description: The version the server reports., type: str, returned: always}
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import ComfyUIError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._health import CORE_CHECKS, DEFAULTS, INSTANCE_OPTIONS, OPTIONAL_CHECKS, run_health
+from ansible_collections.comfyops.comfyui.plugins.module_utils._module import ComfyOpsModule
 
 INSTANCE_KEYS = ("unit", "pidfile", "container", "output_dir", "cuda_device")
 
@@ -208,7 +208,7 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = ComfyOpsModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = dict(module.params)
     instances = params.pop("instances") or [{"name": params["name"], "url": params["url"], **{k: params[k] for k in INSTANCE_KEYS}}]
     checks = params.pop("checks")

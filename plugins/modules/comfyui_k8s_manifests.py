@@ -101,9 +101,10 @@ import os
 import re
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import atomic_write
 from ansible_collections.comfyops.comfyui.plugins.module_utils._k8s import K8sError, manifest_name, parse_settings, render, validate
+from ansible_collections.comfyops.comfyui.plugins.module_utils._module import ComfyOpsModule
 
 try:
     import yaml
@@ -142,7 +143,7 @@ def _read(dest):
 
 
 def main():
-    module = AnsibleModule(
+    module = ComfyOpsModule(
         argument_spec={
             "settings": {"type": "dict"},
             "version": {"type": "str", "default": "1.31"},
@@ -162,7 +163,10 @@ def main():
                 module.fail_json(msg="comfyui_k8s_manifests: dest %s is not a directory of manifests" % dest, errors=[], written=[])
             manifests, files, errors = _read(dest)
         else:
-            manifests = render(parse_settings(p["settings"]))
+            try:
+                manifests = render(parse_settings(p["settings"]))
+            except K8sError as exc:  # named by the role variable that fills the setting, under the option
+                raise K8sError("settings: %s" % exc) from None
             files = [os.path.join(dest, _file_name(index, manifest)) for index, manifest in enumerate(manifests)]
             errors = []
         errors += validate(manifests, p["version"])

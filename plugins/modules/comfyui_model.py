@@ -90,13 +90,13 @@ seconds: {description: Time taken., returned: always, type: float}
 rate_mb_s: {description: Download rate in MB/s., returned: when downloaded, type: float}
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._model import ModelError, ensure_model
+from ansible_collections.comfyops.comfyui.plugins.module_utils._module import ComfyOpsModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._progress import Progress
 
 
 def main():
-    module = AnsibleModule(
+    module = ComfyOpsModule(
         argument_spec={
             "models_dir": {"type": "path", "required": True},
             "folder": {"type": "str", "required": True},

@@ -118,7 +118,6 @@ files:
 import json
 import os
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import (
     ComfyUIClient,
     ComfyUIError,
@@ -127,6 +126,7 @@ from ansible_collections.comfyops.comfyui.plugins.module_utils._comfyui import (
     validate_workflow,
 )
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, inside, keep_newest
+from ansible_collections.comfyops.comfyui.plugins.module_utils._module import ComfyOpsModule
 
 
 def load_workflow(module):
@@ -147,7 +147,7 @@ def load_workflow(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = ComfyOpsModule(
         argument_spec={
             "url": {"type": "str", "default": "http://127.0.0.1:8188"},
             "workflow": {"type": "raw"},

@@ -183,12 +183,12 @@ audit:
 
 import contextlib
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.comfyops.comfyui.plugins.module_utils._module import ComfyOpsModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import LOCK_TTL, ReleaseError, Releases, check_id
 
 
 def main():
-    module = AnsibleModule(
+    module = ComfyOpsModule(
         argument_spec={
             "base": {"type": "path", "required": True},
             "state": {

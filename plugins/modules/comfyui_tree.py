@@ -66,8 +66,8 @@ changed_paths:
 import grp
 import pwd
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, ensure_tree
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, ensure_tree, shown
+from ansible_collections.comfyops.comfyui.plugins.module_utils._module import ComfyOpsModule
 
 
 def _id(value, lookup, kind):
@@ -75,12 +75,12 @@ def _id(value, lookup, kind):
         return int(value)
     try:
         return lookup(value)[2]
-    except KeyError:
-        raise PathError("%s %r does not exist on this host" % (kind, value)) from None
+    except (KeyError, ValueError):  # ValueError: a name with a NUL in it
+        raise PathError("%s %s does not exist on this host" % (kind, shown(value, 80))) from None
 
 
 def main():
-    module = AnsibleModule(
+    module = ComfyOpsModule(
         argument_spec={
             "base": {"type": "path", "required": True},
             "user": {"type": "str", "required": True},

@@ -147,14 +147,14 @@ held: {description: "The held packages and their versions ({name: version}).", r
 freeze: {description: "Every installed distribution as C(name==version).", returned: when built or recorded, type: list, elements: str}
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError
+from ansible_collections.comfyops.comfyui.plugins.module_utils._module import ComfyOpsModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._progress import Progress
 from ansible_collections.comfyops.comfyui.plugins.module_utils._venv import VenvError, build, read_spec
 
 
 def main():
-    module = AnsibleModule(
+    module = ComfyOpsModule(
         argument_spec={
             "base": {"type": "path", "required": True},
             "python": {"type": "str", "default": "python3"},

@@ -239,8 +239,8 @@ gpu:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._checks import ALL_CHECKS, DEFAULTS, run_checks
+from ansible_collections.comfyops.comfyui.plugins.module_utils._module import ComfyOpsModule
 from ansible_collections.comfyops.comfyui.plugins.module_utils._units import UnitError
 
 ARGUMENT_SPEC = {
@@ -279,7 +279,7 @@ ARGUMENT_SPEC = {
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = ComfyOpsModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = dict(module.params)
     checks, severity, fail_on = params.pop("checks"), params.pop("severity"), params.pop("fail_on")
     try:

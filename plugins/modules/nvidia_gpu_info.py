@@ -115,12 +115,13 @@ gpus:
     unsupported: {description: "Queries this GPU does not support, with NVML's answer.", type: list, elements: str, returned: always}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.comfyops.comfyui.plugins.module_utils._gpu import collect
+from ansible_collections.comfyops.comfyui.plugins.module_utils._module import ComfyOpsModule
 
 
 def main():
-    module = AnsibleModule(
+    module = ComfyOpsModule(
         argument_spec={"require_gpu": {"type": "bool", "default": False}, "min_gpus": {"type": "int", "default": 1}},
         supports_check_mode=True,
     )
@@ -131,7 +132,7 @@ def main():
         if import_error:
             module.fail_json(msg=missing_required_lib("nvidia-ml-py"), exception=import_error, **facts)
         if not facts["nvml_available"]:
-            module.fail_json(msg="No GPU facts on this host: %s" % facts["reason"], **facts)
+            module.fail_json(msg="No GPU facts on this host, and require_gpu is true: %s" % facts["reason"], **facts)
         if facts["gpu_count"] < module.params["min_gpus"]:
             module.fail_json(msg="This host has %d GPU(s); at least %d are required" % (facts["gpu_count"], module.params["min_gpus"]), **facts)
     module.exit_json(changed=False, **facts)

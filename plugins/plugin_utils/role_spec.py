@@ -10,6 +10,7 @@ import json
 import os
 
 import yaml
+from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.module_utils._release import release_settings
 
 ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
@@ -37,6 +38,8 @@ def deploy_default(option):
 
 def host_setting(hostvars, host, key, default):
     """A host's value of `key` (templated by hostvars), or the role's default when the host does not set it."""
+    if host not in hostvars:
+        raise AnsibleFilterError("host %r is not in hostvars (not a host of the inventory)" % (str(host)[:100],))
     values = hostvars[host]
     return values[key] if key in values else default
 

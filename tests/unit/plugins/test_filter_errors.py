@@ -3,6 +3,8 @@ prefixed with the filter's name when the message does not name its option, with 
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.comfyops.comfyui.plugins.filter.comfyui_base_image import comfyui_base_image
@@ -36,4 +38,4 @@ def test_good_input_passes_through_unchanged():
     assert safe_names(["gpu0", "gpu-1.a"], "names") == ["gpu0", "gpu-1.a"]
     assert torch_index("cpu") == "https://download.pytorch.org/whl/cpu"
     assert slice_batch("30%", 4) == "30%"
-    assert safe_names.__name__ == "safe_names" and "kind" in safe_names.__wrapped__.__code__.co_varnames
+    assert safe_names.__name__ == "safe_names" and "kind" in inspect.unwrap(safe_names).__code__.co_varnames

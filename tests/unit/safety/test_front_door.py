@@ -163,4 +163,4 @@ def test_the_parsers_return_canonical_values():
 
 
 def test_not_a_mapping():
-    assert proxy_preflight(["x"]) == ["comfyui_proxy: the settings are expected as a mapping, not ['x']"]
+    assert proxy_preflight(["x"]) == ["proxy_preflight: its input must be a map, got list"]

@@ -37,7 +37,7 @@ def test_health_module_healthy_and_never_changed(simulator, sim_base, tmp_path):
 def test_health_module_fails_when_unhealthy_unless_told_not_to(simulator, tmp_path):
     args = {"url": simulator.url, "checks": ["api"], "expected_version": "9.9.9"}
     out = run_module(tmp_path, "comfyops.comfyui.comfyui_health", args)
-    assert out["failed"] and "default is failed: api (the server reports ComfyUI 0.8.0, not 9.9.9)" in out["msg"]
+    assert out["failed"] and "default is failed: api (the server reports ComfyUI 0.8.0, not 9.9.9 (expected_version))" in out["msg"]
     assert out["instances"][0]["failed"] == ["api"]
     quiet = run_module(tmp_path, "comfyops.comfyui.comfyui_health", {**args, "fail_on": "never"})
     assert not quiet.get("failed") and quiet["state"] == "failed"
