@@ -53,8 +53,18 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from ansible_collections.comfyops.comfyui.plugins.module_utils._debian import package_problems
 from ansible_collections.comfyops.comfyui.plugins.module_utils._envfile import EnvError, check_env, is_secret
-from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, atomic_write, inside, open_nofollow, pid_alive, program
+from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import (
+    PathError,
+    absolute_path,
+    atomic_write,
+    inside,
+    open_nofollow,
+    pid_alive,
+    program,
+    shown,
+)
 
 STAGING = "staging"
 MANIFEST = "manifest.json"
@@ -1050,6 +1060,71 @@ def repository_secrets(repository: str) -> list[str]:
 RESTIC_PASSWORD_RULES: dict[str, Any] = {"required_one_of": [("password", "password_file")], "mutually_exclusive": [("password", "password_file")]}
 
 
+def check_repository(repository: Any, option: str = "repository") -> str:
+    """A restic repository (a path or a URL such as s3:host/bucket); BackupError naming `option`, never the value (a
+    repository URL may carry credentials)."""
+    if not isinstance(repository, str) or not 0 < len(repository) <= 4096 or repository.startswith("-") or any(c < " " for c in repository):
+        raise BackupError(
+            "%s: not a restic repository (a path or a URL such as s3:host/bucket, 1 to 4096 characters, no control"
+            " character, not starting with '-'): got %s"
+            % (option, ("%d characters" % len(repository)) if isinstance(repository, str) else type(repository).__name__)
+        )
+    return repository
+
+
+# restic's --read-data-subset: a percentage, n/t, or a size
+SUBSET_RE = re.compile(r"^([0-9]+(\.[0-9]+)?%|[0-9]+/[0-9]+|[0-9]+[KMGT]?)$")
+# systemd's OnCalendar=: its own words and digits, never a newline (it goes into the timer unit as written)
+CALENDAR_RE = re.compile(r"^[A-Za-z0-9 ,:*./~+-]{1,200}$")
+
+
+def preflight(values: dict[str, Any]) -> list[str]:
+    """Every problem of the backup role's settings (keys without their backup_ prefix), before the role writes anything:
+    paths, the repository, the password, restic's environment, names that become tags, ranges, the subset read by each
+    verification, the schedule. Messages name the variable and never show a secret."""
+    problems: list[str] = []
+
+    def check(call: Any, *args: Any) -> None:
+        try:
+            call(*args)
+        except (BackupError, PathError, EnvError) as exc:
+            problems.append(str(exc))
+
+    for key in ("base", "health_dir", "textfile_dir", "python"):
+        if values.get(key) not in (None, ""):
+            check(absolute_path, values[key], "backup_" + key)
+    check(check_repository, values.get("repository"), "backup_repository")
+    password = values.get("password")
+    if not isinstance(password, str) or not password.strip() or "\x00" in password:
+        problems.append("backup_password: a non-empty text is required (restic's repository password)")
+    check(check_env, values.get("env") or {}, "backup_env")
+    check(tag_part, values.get("host"), "the inventory host name", HOST_RE)
+    instances = values.get("instances") or []
+    if not isinstance(instances, list):
+        problems.append("backup_instances: expected a list of instance names, got %s" % type(instances).__name__)
+    else:
+        for index, name in enumerate(instances):
+            check(tag_part, name, "backup_instances[%d]" % index, INSTANCE_RE)
+    for key in ("keep_last", "keep_daily", "keep_weekly", "max_age_days"):
+        value = values.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            problems.append("backup_%s: expected a number, got %s" % (key, type(value).__name__))
+        else:
+            check(check_ranges, {key: value})
+    if not SUBSET_RE.match(str(values.get("verify_subset", "5%"))):
+        problems.append(
+            "backup_verify_subset: %s is not what restic reads (a percentage such as 5%%, n/t such as 1/7, or a size such as 2G)"
+            % shown(values.get("verify_subset"), 60)
+        )
+    if not CALENDAR_RE.match(str(values.get("schedule", "daily"))):
+        problems.append("backup_schedule: %s is not a systemd calendar expression such as daily or *-*-* 03:00:00" % shown(values.get("schedule"), 60))
+    problems += package_problems(values.get("restic_package", "restic"), "backup_restic_package")
+    delay = values.get("randomized_delay", 0)
+    if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 86400:
+        problems.append("backup_randomized_delay: expected whole seconds from 0 to 86400, got %s" % shown(delay, 40))
+    return [problem if problem.startswith("backup_") or problem.startswith("the inventory") else "backup_" + problem for problem in problems]
+
+
 def restic_for(params: dict[str, Any], secret: str) -> Restic:
     """A Restic from the module's (or the command's) settings."""
     base = os.path.abspath(params["base"])
@@ -1061,12 +1136,7 @@ def restic_for(params: dict[str, Any], secret: str) -> Restic:
         binary = program(params.get("restic") or "restic", "restic")
     except PathError as exc:
         raise BackupError(str(exc)) from None
-    repository = params["repository"]
-    if not isinstance(repository, str) or not 0 < len(repository) <= 4096 or repository.startswith("-") or any(c < " " for c in repository):
-        raise BackupError(  # never the value: a repository URL may carry credentials
-            "repository: not a restic repository (a path or a URL such as s3:host/bucket, 1 to 4096 characters, no control"
-            " character, not starting with '-'): got %s" % ("%d characters" % len(repository) if isinstance(repository, str) else type(repository).__name__)
-        )
+    check_repository(params["repository"])
     return Restic(
         params["repository"],
         secret,

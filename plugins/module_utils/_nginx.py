@@ -16,6 +16,7 @@ import ipaddress
 import re
 from typing import Any
 
+from ansible_collections.comfyops.comfyui.plugins.module_utils import _debian
 from ansible_collections.comfyops.comfyui.plugins.module_utils._fsutil import PathError, absolute_path, shown
 
 
@@ -28,7 +29,6 @@ RATE_RE = re.compile(r"^([1-9][0-9]{0,5})r/([sm])$")
 # A header name that is also a usable nginx variable suffix ($http_<name>): letters, digits and '-'.
 HEADER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 LABEL_RE = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
-PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]{0,99}(=[A-Za-z0-9.+~:-]{1,100})?$")
 TLS_PROTOCOLS = ("TLSv1.2", "TLSv1.3")  # the versions nginx may accept here; TLS 1.0 and 1.1 are broken and not offered
 
 
@@ -118,6 +118,7 @@ def path(value: Any, option: str) -> str:
 
 def package(value: Any, option: str) -> str:
     """A Debian package name with an optional version pin (``nginx`` or ``nginx=1.22.1-9``); never an option."""
-    if not isinstance(value, str) or not PACKAGE_RE.match(value):
-        raise NginxValueError("%s: %s is not a package name, with an optional =version" % (option, shown(value)))
-    return value
+    try:
+        return _debian.package(value, option)
+    except _debian.PackageError as exc:
+        raise NginxValueError(str(exc)) from None

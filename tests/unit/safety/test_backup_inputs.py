@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from ansible_collections.comfyops.comfyui.plugins.filter.backup_preflight import backup_preflight
 from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import (
     BackupError,
     Backups,
@@ -127,3 +129,76 @@ def test_the_module_never_shows_a_password_from_the_repository_url_even_at_vvv(t
     )
     assert run.returncode != 0 and "cannot be reached" in run.stdout, run.stdout[-3000:]
     assert "s3cret-pass" not in run.stdout + run.stderr
+
+
+GOOD = {
+    "base": "/srv/comfyui",
+    "repository": "s3:https://AKIA:s3cr3tKEY@storage.example/bucket",
+    "password": "correct horse",
+    "env": {"AWS_ACCESS_KEY_ID": "AKIA"},
+    "host": "gpu-01",
+    "instances": ["gpu0", "gpu1"],
+    "max_age_days": 14,
+    "health_dir": "/var/lib/comfyops/health",
+    "textfile_dir": "/var/lib/prometheus/node-exporter",
+    "keep_last": 7,
+    "keep_daily": 30,
+    "keep_weekly": 8,
+    "verify_subset": "5%",
+    "schedule": "*-*-* 03:00:00",
+    "randomized_delay": 3600,
+    "python": "/usr/bin/python3",
+}
+
+
+def test_the_roles_preflight_passes_good_settings():
+    assert backup_preflight(GOOD) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"base": "srv/comfyui"}, "backup_base: 'srv/comfyui' is not a usable absolute path"),
+        ({"repository": "-o=sftp.command=touch /tmp/x"}, "backup_repository: not a restic repository"),
+        ({"password": ""}, "backup_password: a non-empty text is required"),
+        ({"env": {"BAD NAME": "x"}}, "backup_env: 'BAD NAME' is not a variable name"),
+        ({"host": "a,release=forged"}, "the inventory host name: 'a,release=forged' cannot name a backup"),
+        ({"instances": ["ok", "bad,tag"]}, "backup_instances[1]: 'bad,tag' cannot name a backup"),
+        ({"keep_last": 0}, "backup_keep_last: 0 is outside 1 to 100000"),
+        ({"keep_daily": "30"}, "backup_keep_daily: expected a number, got str"),
+        ({"verify_subset": "--read-data"}, "backup_verify_subset: '--read-data' is not what restic reads"),
+        ({"schedule": "daily\nExecStartPre=/bin/sh -c 'id'"}, "backup_schedule: "),
+        ({"randomized_delay": -1}, "backup_randomized_delay: expected whole seconds from 0 to 86400, got -1"),
+    ],
+)
+def test_the_roles_preflight_names_each_problem_before_anything_is_written(change, message):
+    problems = backup_preflight(dict(GOOD, **change))
+    assert len(problems) == 1 and problems[0].startswith(message), problems
+    assert "s3cr3tKEY" not in problems[0] and "correct horse" not in problems[0]
+
+
+def test_the_backup_role_runs_its_preflight_before_any_task_that_writes():
+    tasks = yaml.safe_load((REPO / "roles" / "backup" / "tasks" / "main.yml").read_text())
+    assert "backup_preflight" in str(tasks[0]) and "ansible.builtin.assert" in tasks[0]
+
+
+@pytest.mark.parametrize("role", ["gpu_host", "monitoring_stack", "comfyui_proxy", "comfyui_deploy", "backup"])
+def test_every_role_checks_its_input_before_its_first_task_that_writes(role):
+    """Issue 26 part 3: each role's first task is an assert over its settings (or its preflight file's is), so a bad
+    setting fails the role before anything on the host changes (the proxy removed nginx's default site first)."""
+    main = yaml.safe_load((REPO / "roles" / role / "tasks" / "main.yml").read_text())
+    first = main[0]
+    if "ansible.builtin.import_tasks" in first or "ansible.builtin.include_tasks" in first:
+        target = first.get("ansible.builtin.import_tasks") or first["ansible.builtin.include_tasks"]
+        first = yaml.safe_load((REPO / "roles" / role / "tasks" / (target if isinstance(target, str) else target["file"])).read_text())[0]
+    assert "ansible.builtin.assert" in first, "%s starts with %s" % (role, first.get("name"))
+
+
+def test_package_names_apt_could_read_as_options_are_refused_naming_the_variable():
+    from ansible_collections.comfyops.comfyui.plugins.filter.debian_packages import debian_packages
+
+    assert debian_packages(["git", "python3-venv", "nginx=1.22.1-9"], "gpu_host_packages") == []
+    assert debian_packages(["git", "-oAPT::Get::AllowUnauthenticated=true"], "gpu_host_packages") == [
+        "gpu_host_packages[1]: '-oAPT::Get::AllowUnauthenticated=true' is not a package name, with an optional =version"
+    ]
+    assert debian_packages("restic --allow-downgrades", "backup_restic_package")[0].startswith("backup_restic_package: 'restic --allow")
