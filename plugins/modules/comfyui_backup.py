@@ -138,6 +138,8 @@ pre_restore_snapshot: {description: "The snapshot of what was in place before th
 plan: {description: "In check mode with V(present): the files and bytes that would be backed up.", returned: check mode, type: dict}
 """
 
+import contextlib
+
 from ansible_collections.comfyops.comfyui.plugins.module_utils._backup import (
     RESTIC_OPTIONS,
     RESTIC_PASSWORD_RULES,
@@ -197,7 +199,7 @@ def main():
 
 def run(backups, p, check):
     state = p["state"]
-    with backups.lock(wait=p["lock_wait"]):
+    with backups.lock(wait=p["lock_wait"]) if not check else contextlib.nullcontext():  # check mode writes nothing, a lock file included
         if state == "present":
             if check:
                 return {"changed": True, "plan": backups.set.plan()}

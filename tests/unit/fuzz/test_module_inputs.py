@@ -219,10 +219,13 @@ def test_every_module_has_a_baseline_and_options_to_fuzz(tmp_path):
 
 
 @pytest.mark.parametrize(("name", "option"), CASES, ids=["%s.%s" % case for case in CASES])
-def test_a_bad_value_is_refused_cleanly_naming_the_option(name, option, tmp_path_factory, comfyui):
+def test_a_bad_value_is_refused_cleanly_naming_the_option(name, option, tmp_path_factory, comfyui, monkeypatch):
     spec = argument_spec(name)
     tmp = tmp_path_factory.mktemp(name)
     base = baselines(tmp, comfyui)[name]
+    cwd = tmp / "cwd"  # a relative path a module took would land here: check mode must leave it empty
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
     before, first = run(name, base)
     assert before in ("ok", "failed"), "the baseline of %s neither exits nor fails: %s" % (name, first)
 
@@ -231,6 +234,7 @@ def test_a_bad_value_is_refused_cleanly_naming_the_option(name, option, tmp_path
     def fuzz(value):
         outcome, result = run(name, dict(base, **{option: value}))
         assert outcome in ("ok", "failed"), "%s returned without exit_json or fail_json" % name
+        assert not os.listdir(cwd), "%s wrote %s in check mode" % (name, os.listdir(cwd))
         if outcome == "ok":
             return
         message = result.get("msg")
