@@ -161,7 +161,7 @@ def _loopback(host) -> bool:
     if host in (None, "", "localhost"):
         return True
     try:
-        return ipaddress.ip_address(str(host).strip("[]").split("%")[0]).is_loopback
+        return ipaddress.ip_address(str(host).strip("[]").split("%", maxsplit=1)[0]).is_loopback
     except ValueError:
         return False
 
