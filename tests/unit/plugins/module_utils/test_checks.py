@@ -251,3 +251,25 @@ def test_unknown_check_and_severity():
         _checks.run_checks({}, ["nope"])
     with pytest.raises(UnitError, match=r"severity\.ram: expected fail, warn or skip"):
         _checks.run_checks({}, ["ram"], severity={"ram": "ignore"})
+
+
+def test_a_port_whose_server_just_stopped_is_free_and_a_listening_one_is_not():
+    """shutdown.yml's last check: connections left in TIME_WAIT by a server just stopped are not a listener (the bind
+    test without SO_REUSEADDR called the port "taken by another process" for a minute after every stop)."""
+    from ansible_collections.comfyops.comfyui.plugins.module_utils._checks import _port_in_use
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    assert _port_in_use(port)
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _peer = server.accept()
+    accepted.close()  # the server side closes first: its end of the connection waits in TIME_WAIT
+    client.recv(1)
+    client.close()
+    server.close()
+    with open("/proc/net/tcp", encoding="ascii") as table:
+        states = [row.split()[3] for row in table.readlines()[1:] if int(row.split()[1].rsplit(":", 1)[1], 16) == port]
+    assert "06" in states, "a TIME_WAIT on the port, as after a server stops (%s)" % states
+    assert not _port_in_use(port)
