@@ -54,5 +54,6 @@ def _culprits(spec: dict[str, Any], params: dict[str, Any]) -> list[str]:
         try:
             ArgumentSpecValidator({name: option}).validate({name: params[name]})
         except Exception as exc:  # pylint: disable=broad-exception-caught  # whatever broke it, it is this option's value
-            found.append("%s: %s is not a valid %s (%s)" % (name, shown(params[name], 120), option.get("type", "str"), exc))
+            value = "its value" if option.get("no_log") else shown(params[name], 120)  # a secret's is never shown
+            found.append("%s: %s is not a valid %s (%s)" % (name, value, option.get("type", "str"), exc))
     return found

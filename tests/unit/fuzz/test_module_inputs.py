@@ -245,3 +245,13 @@ def test_a_bad_value_is_refused_cleanly_naming_the_option(name, option, tmp_path
         assert names_option(message, option, spec), "%s with %s=%r failed without naming the option: %s" % (name, option, value, message[:600])
 
     fuzz()
+
+
+def test_a_secret_option_that_breaks_validation_is_named_but_never_shown(monkeypatch, tmp_path):
+    """ComfyOpsModule names the option whose value broke ansible-core's validation; a no_log option's value stays out."""
+    from ansible_collections.comfyops.comfyui.plugins.module_utils._module import _culprits
+
+    spec = {"password": {"type": "int", "no_log": True}, "count": {"type": "int"}}
+    found = _culprits(spec, {"password": float("inf"), "count": float("-inf")})  # int(inf) raises OverflowError in core
+    assert len(found) == 2 and found[1].startswith("password: its value is not a valid int"), found
+    assert "inf" not in found[1].split("(")[0] and found[0].startswith("count: -inf is not a valid int")
